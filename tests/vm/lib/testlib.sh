@@ -1,0 +1,87 @@
+# testlib.sh - helpers for VM test scripts, sourced in the guest and on the host.
+# Gives: P2PB_TOP, P2PB_BUILD, VM_OUT (dir shared with the host), VM_TOPOLOGY, VM_WORK (scratch dir,
+# removed on exit), and functions below. A test fails by exiting non-zero (vm_fail), skips with 77.
+
+: "${P2PB_TOP:?}"
+P2PB_BUILD=${P2PB_BUILD:-$P2PB_TOP/build}
+VM_OUT=${VM_OUT:-}
+VM_TOPOLOGY=${VM_TOPOLOGY:-}
+VM_WORK=$(mktemp -d "${TMPDIR:-/tmp}/p2pb-vm.XXXXXX") || exit 1
+VM_DAEMON_PID=
+VM_SOCKET=
+export P2PB_TOP P2PB_BUILD VM_OUT VM_TOPOLOGY VM_WORK
+
+vm_cleanup() {
+	vm_daemon_stop
+	rm -rf "$VM_WORK"
+}
+trap vm_cleanup EXIT
+
+vm_fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+vm_skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+vm_log() {
+	echo "== $*"
+}
+
+# vm_need_bin NAME...: the built binaries a test needs ($P2PB_BUILD/NAME); a missing one fails,
+# since `make` should have built it.
+vm_need_bin() {
+	local b
+	for b in "$@"; do
+		[ -x "$P2PB_BUILD/$b" ] || vm_fail "$P2PB_BUILD/$b not built (run make)"
+	done
+}
+
+# vm_daemon_start [ROOT]: starts p2pbrokerd on ROOT (default: the real system) with a private socket
+# and waits until it answers `p2pctl status`. Sets VM_SOCKET; exported as P2PBROKER_SOCKET.
+vm_daemon_start() {
+	local root=${1:-} i
+	local -a args=(--foreground --socket "$VM_WORK/p2pb.sock")
+	[ -n "$root" ] && args+=(--root "$root")
+	vm_need_bin p2pbrokerd p2pctl
+	VM_SOCKET=$VM_WORK/p2pb.sock
+	export P2PBROKER_SOCKET=$VM_SOCKET
+	"$P2PB_BUILD/p2pbrokerd" "${args[@]}" >"$VM_WORK/daemon.log" 2>&1 &
+	VM_DAEMON_PID=$!
+	for i in $(seq 1 300); do
+		if [ -S "$VM_SOCKET" ] && "$P2PB_BUILD/p2pctl" status >/dev/null 2>&1; then
+			return 0
+		fi
+		if ! kill -0 "$VM_DAEMON_PID" 2>/dev/null; then
+			VM_DAEMON_PID=
+			cat "$VM_WORK/daemon.log" >&2
+			vm_fail "p2pbrokerd exited during start-up (root: ${root:-/})"
+		fi
+		sleep 0.1
+	done
+	cat "$VM_WORK/daemon.log" >&2
+	vm_fail "p2pbrokerd did not answer within 30 s (root: ${root:-/})"
+}
+
+vm_daemon_stop() {
+	[ -n "$VM_DAEMON_PID" ] || return 0
+	kill "$VM_DAEMON_PID" 2>/dev/null
+	wait "$VM_DAEMON_PID" 2>/dev/null
+	VM_DAEMON_PID=
+}
+
+# p2pctl ARGS...: the built CLI on the test's daemon.
+p2pctl() {
+	"$P2PB_BUILD/p2pctl" "$@"
+}
+
+# vm_nvme_bdfs: the BDFs of the NVMe functions (class 0x010802) the guest's kernel sees, sorted.
+vm_nvme_bdfs() {
+	local d
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$d/class" 2>/dev/null)" = 0x010802 ] && basename "$d"
+	done | sort
+}
