@@ -1,0 +1,289 @@
+/* context.c - p2pbrokerd's lifetime: the context that owns every event
+ * source, topology installs and rescans, signals, the systemd watchdog and
+ * readiness notifications. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <systemd/sd-daemon.h>
+
+#include "context.h"
+#include "handlers.h"
+#include "log.h"
+#include "scan.h"
+#include "server.h"
+#include "uevent.h"
+
+uint64_t
+p2pb_now_usec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int
+p2pb_context_new(const struct p2pb_options *opts, struct p2pb_context **ret)
+{
+	struct p2pb_context *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->opts = *opts;
+	c->start_usec = p2pb_now_usec();
+	c->base = event_base_new();
+	if (!c->base) {
+		free(c);
+		return -ENOMEM;
+	}
+	struct p2pb_server_ops ops = { .request = p2pb_handle_request, .userdata = c };
+	int r = p2pb_server_new(c->base, &ops, &c->server);
+	if (r < 0) {
+		p2pb_context_free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+struct p2pb_context *
+p2pb_context_free(struct p2pb_context *c)
+{
+	if (!c)
+		return NULL;
+	/* Connections first: nothing may outlive the topology it points into. */
+	p2pb_server_free(c->server);
+	p2pb_uevent_free(c->uevent);
+	struct event *evs[] = { c->sig_term, c->sig_int, c->sig_hup, c->watchdog };
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (evs[i])
+			event_free(evs[i]);
+	p2pb_verdict_ctx_free(c->vctx);
+	p2pb_topology_free(c->topo);
+	if (c->base)
+		event_base_free(c->base);
+	if (c->opts.ready_fd >= 0)
+		close(c->opts.ready_fd);
+	free(c);
+	return NULL;
+}
+
+static size_t
+count_providers(const struct p2pb_topology *t)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < t->n_devs; i++)
+		if (t->devs[i].p2pmem.present && t->devs[i].p2pmem.published)
+			n++;
+	return n;
+}
+
+int
+p2pb_context_install(struct p2pb_context *c, struct p2pb_topology *t)
+{
+	struct p2pb_verdict_ctx *v = p2pb_verdict_ctx_new(t);
+	if (!v) {
+		p2pb_topology_free(t);
+		return -ENOMEM;
+	}
+	p2pb_verdict_ctx_free(c->vctx);
+	p2pb_topology_free(c->topo);
+	c->topo = t;
+	c->vctx = v;
+	c->generation++;
+	t->generation = c->generation;
+	c->n_providers = count_providers(t);
+	return 0;
+}
+
+static void
+log_topology_warnings(const struct p2pb_topology *t)
+{
+	for (size_t i = 0; i < t->n_warnings; i++) {
+		const struct p2pb_warning *w = &t->warnings[i];
+		char bdf[P2PB_BDF_STRLEN];
+		bool has_dev = w->dev >= 0 && (size_t)w->dev < t->n_devs;
+		if (has_dev)
+			p2pb_bdf_format(t->devs[w->dev].bdf, bdf);
+		log_dev(LOG_WARNING, has_dev ? bdf : NULL, "%s", w->message);
+	}
+}
+
+static void
+notify_status(const struct p2pb_context *c)
+{
+	sd_notifyf(0, "STATUS=serving %zu devices, %zu providers (generation %llu)",
+		   c->topo ? c->topo->n_devs : 0, c->n_providers,
+		   (unsigned long long)c->generation);
+}
+
+int
+p2pb_context_rescan(struct p2pb_context *c, const char *why)
+{
+	const char *root = c->opts.root ? c->opts.root : "/";
+	uint64_t start = p2pb_now_usec();
+	struct p2pb_topology *t = NULL;
+	int r = p2pb_scan(c->opts.root, &t);
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "scan of %s (%s) failed, keeping generation %llu",
+				 root, why, (unsigned long long)c->generation);
+	uint64_t took = p2pb_now_usec() - start;
+	r = p2pb_context_install(c, t);
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "cannot install the topology scanned from %s (%s)",
+				 root, why);
+	c->last_scan_usec = took;
+	log_info("scanned %s (%s): %zu devices, %zu switches, %zu host bridges, %zu providers, "
+		 "%zu warnings in %llu us, generation %llu",
+		 root, why, c->topo->n_devs, c->topo->n_switches, c->topo->n_hostbridges,
+		 c->n_providers, c->topo->n_warnings, (unsigned long long)took,
+		 (unsigned long long)c->generation);
+	log_topology_warnings(c->topo);
+	notify_status(c);
+	return 0;
+}
+
+static void
+on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct p2pb_context *c = arg;
+	sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+	log_info("received %s, stopping", strsignal((int)sig));
+	event_base_loopbreak(c->base);
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct p2pb_context *c = arg;
+	sd_notify(0, "RELOADING=1");
+	p2pb_context_rescan(c, "SIGHUP");
+	sd_notify(0, "READY=1");
+}
+
+static void
+on_uevent(void *arg)
+{
+	p2pb_context_rescan(arg, "PCI uevent");
+}
+
+static void
+on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static int
+setup_signals(struct p2pb_context *c)
+{
+	/* A client that hangs up must not kill the daemon; writes use
+	 * MSG_NOSIGNAL too, this covers everything else. */
+	signal(SIGPIPE, SIG_IGN);
+	c->sig_term = evsignal_new(c->base, SIGTERM, on_stop_signal, c);
+	c->sig_int = evsignal_new(c->base, SIGINT, on_stop_signal, c);
+	c->sig_hup = evsignal_new(c->base, SIGHUP, on_hup, c);
+	if (!c->sig_term || !c->sig_int || !c->sig_hup || evsignal_add(c->sig_term, NULL) < 0 ||
+	    evsignal_add(c->sig_int, NULL) < 0 || evsignal_add(c->sig_hup, NULL) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+setup_watchdog(struct p2pb_context *c)
+{
+	uint64_t usec = 0;
+	int r = sd_watchdog_enabled(0, &usec);
+	if (r <= 0)
+		return r;
+	c->watchdog_usec = usec;
+	c->watchdog = event_new(c->base, -1, EV_PERSIST, on_watchdog, c);
+	/* Half the interval, as sd_watchdog_enabled(3) recommends. */
+	struct timeval tv = { .tv_sec = (time_t)(usec / 2 / 1000000u),
+			      .tv_usec = (suseconds_t)(usec / 2 % 1000000u) };
+	if (!c->watchdog || event_add(c->watchdog, &tv) < 0)
+		return -ENOMEM;
+	log_debug("watchdog every %llu us", (unsigned long long)(usec / 2));
+	return 1;
+}
+
+static int
+setup_listeners(struct p2pb_context *c, const char **ret_where)
+{
+	int r = p2pb_server_listen_systemd(c->server);
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "cannot use the sockets passed by systemd");
+	if (r > 0) {
+		*ret_where = "socket-activated sockets";
+		return 0;
+	}
+	const char *path = c->opts.socket_path;
+	r = p2pb_server_listen_path(c->server, path);
+	if (r == -EADDRINUSE)
+		return log_errno(LOG_ERR, r,
+				 "another p2pbrokerd is already listening on %s; stop it first "
+				 "or choose another --socket",
+				 path);
+	if (r == -EEXIST)
+		return log_errno(LOG_ERR, r,
+				 "%s exists and is not a socket; remove it or choose another "
+				 "--socket",
+				 path);
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "cannot listen on %s", path);
+	*ret_where = path;
+	return 0;
+}
+
+static void
+signal_ready(struct p2pb_context *c, const char *where)
+{
+	log_notice("ready: serving %zu devices, %zu providers on %s", c->topo->n_devs,
+		   c->n_providers, where);
+	sd_notifyf(0, "READY=1\nSTATUS=serving %zu devices, %zu providers", c->topo->n_devs,
+		   c->n_providers);
+	if (c->opts.ready_fd >= 0) {
+		static const char msg[] = "READY=1\n";
+		if (write(c->opts.ready_fd, msg, sizeof(msg) - 1) < 0)
+			log_errno(LOG_WARNING, errno, "cannot write to --ready-fd");
+		close(c->opts.ready_fd);
+		c->opts.ready_fd = -1;
+	}
+}
+
+int
+p2pb_context_start(struct p2pb_context *c)
+{
+	const char *where = NULL;
+	int r = setup_listeners(c, &where);
+	if (r < 0)
+		return r;
+	r = setup_signals(c);
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "cannot set up signal handling");
+	r = setup_watchdog(c);
+	if (r < 0)
+		return log_errno(LOG_ERR, r, "cannot set up the watchdog");
+	if (!c->opts.root) {
+		/* Without uevents the topology still refreshes on request and on
+		 * SIGHUP, so a missing monitor is worth a warning, not an exit. */
+		r = p2pb_uevent_new(c->base, on_uevent, c, &c->uevent);
+		if (r < 0)
+			log_errno(
+				LOG_WARNING, r,
+				"cannot watch PCI uevents; rescan with 'p2pctl rescan' or SIGHUP");
+	}
+	signal_ready(c, where);
+	return 0;
+}
+
+int
+p2pb_context_run(struct p2pb_context *c)
+{
+	if (event_base_dispatch(c->base) < 0)
+		return log_errno(LOG_ERR, EIO, "event loop failed");
+	return 0;
+}
