@@ -1,0 +1,21 @@
+#!/bin/bash
+# 07-synthetic: a generated tree of 4096+ functions is scanned whole and served;
+# the topology and matrix replies (several MiB) arrive intact.
+. "$(dirname "$0")/lib.sh"
+
+root=$T/synthetic
+$MKFIXTURE --synthetic 4096 "$root" >/dev/null || fail "cannot generate the synthetic tree"
+want=$(find "$root/sys/bus/pci/devices" -mindepth 1 -maxdepth 1 | wc -l)
+[ "$want" -ge 4096 ] || fail "synthetic tree has only $want functions"
+start_daemon "$root"
+got=$(ctl --json devices | json 'len(j["devices"])')
+expect_eq "devices served" "$got" "$want"
+ctl topology >"$T/tree.txt" || fail "text topology"
+[ "$(grep -c '[0-9a-f]\{4\}:[0-9a-f]\{2\}:[0-9a-f]\{2\}\.[0-7]' "$T/tree.txt")" -ge "$want" ] ||
+	fail "text topology shows fewer than $want functions"
+ctl --json matrix >"$T/matrix.json" || fail "matrix"
+python3 -c "
+import json; m = json.load(open('$T/matrix.json')); n = len(m['devices'])
+assert n > 1000 and len(m['matrix']) == n and all(len(r) == n for r in m['matrix']), n
+print(n, 'x', n, 'matrix')" || fail "matrix shape"
+stop_daemon || fail "daemon did not exit cleanly"
