@@ -332,10 +332,11 @@ recv_frame(struct p2pb_client *c, int64_t deadline, uint8_t **ret, size_t *ret_l
 		if (r < 0) {
 			free(body);
 			if (r == -ECONNRESET)
-				return p2pbc_fail(c, r,
-						  "p2pbrokerd closed the connection after %zu of "
-						  "%zu reply bytes",
-						  have, len);
+				return p2pbc_fail(
+					c, r,
+					"p2pbrokerd closed the connection in the middle of "
+					"a %zu-byte reply",
+					len);
 			return r;
 		}
 		have += chunk;
