@@ -80,8 +80,46 @@ p2pctl() {
 
 # vm_nvme_bdfs: the BDFs of the NVMe functions (class 0x010802) the guest's kernel sees, sorted.
 vm_nvme_bdfs() {
-	local d
+	local d class
 	for d in /sys/bus/pci/devices/*; do
-		[ "$(cat "$d/class" 2>/dev/null)" = 0x010802 ] && basename "$d"
-	done | sort
+		read -r class <"$d/class" 2>/dev/null || continue
+		[ "$class" = 0x010802 ] && echo "${d##*/}"
+	done
+}
+
+# vm_probe P C: the kernel's own answer for one pair, from p2pmem-probe --verify: prints
+# "P C RESULT VERIFY" (RESULT ok, EREMOTEIO, ...; VERIFY match, mismatch, not-run). The probe's
+# full line goes to $VM_WORK/probe.log. A mapping that does not take its length from p2pmem's
+# `available` fails the test. (No subshells here: every fork is slow under TCG.)
+vm_probe() {
+	local line kv
+	local -A f=()
+	line=$("$P2PB_BUILD/tests/tools/p2pmem-probe" --verify "$1" "$2")
+	echo "$line" >>"$VM_WORK/probe.log"
+	for kv in $line; do
+		f[${kv%%=*}]=${kv#*=}
+	done
+	[ -n "${f[result]:-}" ] || vm_fail "p2pmem-probe $1 $2 printed no result: $line"
+	case ${f[stage]} in find-block | open-allocate | mmap) ;;
+	*)
+		[ "${f[available_mapped]}" -eq $((f[available_before] - f[bytes])) ] ||
+			vm_fail "$1: p2pmem available went from ${f[available_before]} to" \
+				"${f[available_mapped]} while ${f[bytes]} bytes were mapped"
+		;;
+	esac
+	echo "$1 $2 ${f[result]} ${f[verify]}"
+}
+
+# vm_probe_all FILE: vm_probe for every ordered pair of NVMe functions (a drive with itself
+# included), into FILE.
+vm_probe_all() {
+	local p c
+	local -a drives
+	mapfile -t drives < <(vm_nvme_bdfs)
+	: >"$1"
+	for p in "${drives[@]}"; do
+		for c in "${drives[@]}"; do
+			vm_probe "$p" "$c" >>"$1" || exit 1
+		done
+	done
 }
