@@ -73,6 +73,9 @@ CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
@@ -124,6 +127,11 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(CORE_LIB) $(LIB_SO) $(wildcard tests/uni
 		-L$(BUILD) -lp2pbroker -Wl,-rpath,'$$ORIGIN/../..' \
 		$(call pc_libs,$(DAEMON_PKGS) $(CLIENT_PKGS) $(TEST_PKGS)) -lm $(LDFLAGS_ALL)
 
+$(BUILD)/bench/%: bench/%.c $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes $(call pc_cflags,$(DAEMON_PKGS)) -o $@ $< \
+		$(CORE_LIB) $(call pc_libs,$(DAEMON_PKGS)) -lm $(LDFLAGS_ALL)
+
 $(BUILD)/tests/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -o $@ $< $(LDFLAGS_ALL)
@@ -149,7 +157,7 @@ vm-check: all
 demo: all
 	scripts/demo.sh
 
-bench: all
+bench: all $(BENCH_BINS)
 	bench/run.sh
 
 # --- install -------------------------------------------------------------

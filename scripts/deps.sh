@@ -19,6 +19,7 @@ cmds="cc:gcc make:make pkg-config:pkg-config protoc-c:protobuf-c-compiler python
 lspci:pciutils setpci:pciutils"
 mods="libpci:libpci-dev libsystemd:libsystemd-dev libevent_core:libevent-dev
 libprotobuf-c:libprotobuf-c-dev json-c:libjson-c-dev cmocka:libcmocka-dev inih:libinih-dev"
+files="/usr/bin/time:time"
 vmcmds="qemu-system-x86_64:qemu-system-x86 cpio:cpio"
 vmfiles="/bin/busybox:busybox-static"
 
@@ -33,6 +34,9 @@ if command -v pkg-config >/dev/null 2>&1; then
 else
 	for pair in $mods; do missing="$missing ${pair#*:}"; done
 fi
+for pair in $files; do
+	[ -e "${pair%%:*}" ] || missing="$missing ${pair#*:}"
+done
 if [ "$vm" = 1 ]; then
 	for pair in $vmcmds; do
 		command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
