@@ -477,9 +477,8 @@ static void sbuf_printf(struct sbuf *s, const char *fmt, ...) __attribute__((for
 static void
 sbuf_printf(struct sbuf *s, const char *fmt, ...)
 {
-	char dummy;
-	char *at = s->pos < s->len ? s->buf + s->pos : &dummy;
 	size_t room = s->pos < s->len ? s->len - s->pos : 0;
+	char *at = room ? s->buf + s->pos : NULL; /* vsnprintf(NULL, 0) only measures */
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -542,7 +541,7 @@ static void
 explain_path(struct sbuf *s, const struct p2pb_topology *t, const struct p2pb_verdict *v,
 	     int provider, int client)
 {
-	char b1[P2PB_BDF_STRLEN], b2[P2PB_BDF_STRLEN];
+	char b[P2PB_BDF_STRLEN]; /* each BDF is printed before the next is formatted */
 
 	if (v->common == P2PB_NONE) {
 		int top_p, top_c;
@@ -551,9 +550,9 @@ explain_path(struct sbuf *s, const struct p2pb_topology *t, const struct p2pb_ve
 
 		sbuf_printf(
 			s, "no common upstream device: the provider's path ends at %s on root bus ",
-			bdf_str(t, top_p, b1));
+			bdf_str(t, top_p, b));
 		sbuf_hb_name(s, t, v->provider_hb);
-		sbuf_printf(s, " and the client's at %s on root bus ", bdf_str(t, top_c, b2));
+		sbuf_printf(s, " and the client's at %s on root bus ", bdf_str(t, top_c, b));
 		sbuf_hb_name(s, t, v->client_hb);
 		sbuf_printf(
 			s,
@@ -563,7 +562,7 @@ explain_path(struct sbuf *s, const struct p2pb_topology *t, const struct p2pb_ve
 	}
 	if (provider == client) {
 		sbuf_printf(s, "provider and client are the same function %s (distance 0)",
-			    bdf_str(t, provider, b1));
+			    bdf_str(t, provider, b));
 		return;
 	}
 	const char *role = v->common == provider ? ", the provider itself"
@@ -571,7 +570,7 @@ explain_path(struct sbuf *s, const struct p2pb_topology *t, const struct p2pb_ve
 						 : "";
 	sbuf_printf(s,
 		    "common upstream device %s (%s%s), distance %d (provider %d + client %d hops)",
-		    bdf_str(t, v->common, b1), p2pb_port_type_name(t->devs[v->common].port_type),
+		    bdf_str(t, v->common, b), p2pb_port_type_name(t->devs[v->common].port_type),
 		    role, v->raw_distance, hops_to(t, provider, v->common, NULL),
 		    hops_to(t, client, v->common, NULL));
 }

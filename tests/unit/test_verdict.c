@@ -1119,6 +1119,72 @@ test_map_type_names(void **state)
 	assert_string_equal(p2pb_map_type_name((enum p2pb_map_type)0), "unknown");
 }
 
+/* The same rules on a topology linked by p2pb_topology_finish(), as the scanner
+ * leaves it: devices added out of order, parents and PFs named by BDF only. */
+static int
+scanned_add(struct p2pb_topology *t, const char *bdf, uint16_t type, const char *parent,
+	    const char *physfn)
+{
+	struct p2pb_dev d = { .port_type = type, .numa_node = -1, .iommu_group = NONE };
+
+	assert_int_equal(p2pb_bdf_parse(bdf, &d.bdf), 0);
+	d.header_type = port_type_is_bridge(type) ? 1 : 0;
+	d.vendor = 0x8086;
+	d.device = 0x2030;
+	if (parent) {
+		d.has_parent_bdf = true;
+		assert_int_equal(p2pb_bdf_parse(parent, &d.parent_bdf), 0);
+	}
+	if (physfn) {
+		d.is_virtfn = d.has_physfn_bdf = true;
+		assert_int_equal(p2pb_bdf_parse(physfn, &d.physfn_bdf), 0);
+	}
+	return p2pb_topology_add_dev(t, &d);
+}
+
+static int
+find(const struct p2pb_topology *t, const char *s)
+{
+	struct p2pb_bdf bdf;
+
+	assert_int_equal(p2pb_bdf_parse(s, &bdf), 0);
+	int i = p2pb_topology_find(t, bdf);
+	assert_true(i >= 0);
+	return i;
+}
+
+static void
+test_finished_topology(void **state)
+{
+	struct p2pb_topology *t = p2pb_topology_new();
+
+	assert_non_null(t);
+	/* Skylake-style: no 00.0, the first root port (8086:2030) is checked. */
+	scanned_add(t, "0000:03:00.2", P2PB_PT_ENDPOINT, "0000:02:00.0", "0000:03:00.0");
+	scanned_add(t, "0000:04:00.0", P2PB_PT_ENDPOINT, "0000:02:01.0", NULL);
+	scanned_add(t, "0000:02:01.0", P2PB_PT_SWITCH_DOWNSTREAM, "0000:01:00.0", NULL);
+	scanned_add(t, "0000:03:00.0", P2PB_PT_ENDPOINT, "0000:02:00.0", NULL);
+	scanned_add(t, "0000:02:00.0", P2PB_PT_SWITCH_DOWNSTREAM, "0000:01:00.0", NULL);
+	scanned_add(t, "0000:01:00.0", P2PB_PT_SWITCH_UPSTREAM, "0000:00:01.0", NULL);
+	scanned_add(t, "0000:00:01.0", P2PB_PT_ROOT_PORT, NULL, NULL);
+	scanned_add(t, "0000:00:02.0", P2PB_PT_ROOT_PORT, NULL, NULL);
+	scanned_add(t, "0000:05:00.0", P2PB_PT_ENDPOINT, "0000:00:02.0", NULL);
+	assert_int_equal(p2pb_topology_finish(t), 0);
+	set_cpu(t, "GenuineIntel", 6);
+	set_acs(t, find(t, "0000:03:00.0"), P2PB_ACS_RR); /* the PF */
+
+	int vf = find(t, "0000:03:00.2"), pf = find(t, "0000:03:00.0");
+	int b = find(t, "0000:04:00.0"), far = find(t, "0000:05:00.0");
+	check(t, vf, b, BUS(4, find(t, "0000:01:00.0")));
+	check(t, pf, b, THRU(4, find(t, "0000:01:00.0"), 1, pf));
+	check(t, vf, pf, THRU(2, find(t, "0000:02:00.0"), 1, pf));
+	/* VF, DSP, USP, RP (4) and far, RP2 (2); the checked root port is whitelisted. */
+	check(t, vf, far, THRU(6, NONE, 0));
+	t->devs[find(t, "0000:00:01.0")].device = 0x1234;
+	check(t, vf, far, NOTSUP(6, NONE, 0));
+	p2pb_topology_free(t);
+}
+
 /* A parent loop must not hang the verdict (the kernel's tree cannot have one). */
 static void
 test_parent_loop_bounded(void **state)
@@ -1163,6 +1229,7 @@ main(void)
 		cmocka_unit_test(test_explain_host_bridges),
 		cmocka_unit_test(test_explain_truncation),
 		cmocka_unit_test(test_map_type_names),
+		cmocka_unit_test(test_finished_topology),
 		cmocka_unit_test(test_parent_loop_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
