@@ -128,9 +128,15 @@ p2pb_context_rescan(struct p2pb_context *c, const char *why)
 	uint64_t start = p2pb_now_usec();
 	struct p2pb_topology *t = NULL;
 	int r = p2pb_scan(c->opts.root, &t);
-	if (r < 0)
-		return log_errno(LOG_ERR, r, "scan of %s (%s) failed, keeping generation %llu",
-				 root, why, (unsigned long long)c->generation);
+	if (r < 0) {
+		/* ENOENT: no sys/bus/pci/devices under the root. */
+		const char *hint = r == -ENOENT ? " (no sys/bus/pci/devices there)" : "";
+		if (c->topo)
+			return log_errno(LOG_ERR, r,
+					 "scan of %s%s (%s) failed, keeping generation %llu", root,
+					 hint, why, (unsigned long long)c->generation);
+		return log_errno(LOG_ERR, r, "scan of %s%s (%s) failed", root, hint, why);
+	}
 	uint64_t took = p2pb_now_usec() - start;
 	r = p2pb_context_install(c, t);
 	if (r < 0)

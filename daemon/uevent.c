@@ -1,10 +1,16 @@
-/* uevent.c - PCI uevents through libsystemd's sd-device monitor. The monitor
- * runs on a private sd-event loop whose single fd is watched by the daemon's
- * libevent loop, so there is still one loop that owns every fd. */
+/* uevent.c - PCI uevents through libsystemd's sd-device monitor, or from the
+ * kernel's netlink group where no udevd runs. The monitor runs on a private
+ * sd-event loop whose single fd is watched by the daemon's libevent loop, so
+ * there is still one loop that owns every fd. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/netlink.h>
 
 #include <event2/event.h>
 #include <systemd/sd-device.h>
@@ -20,7 +26,8 @@ struct p2pb_uevent {
 	void *userdata;
 	sd_event *sde;
 	sd_device_monitor *mon;
-	struct event *io;	/* sd-event's fd became readable */
+	int kernel_fd;		/* NETLINK_KOBJECT_UEVENT socket, or -1 */
+	struct event *io;	/* sd-event's or the netlink fd became readable */
 	struct event *debounce; /* fires when a burst has gone quiet */
 	uint64_t burst_start;	/* 0: no burst pending */
 };
@@ -81,6 +88,73 @@ on_io(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The udev group carries nothing when udevd does not run. */
+#define UDEV_CONTROL	    "/run/udev/control"
+#define KERNEL_UEVENT_GROUP 1u
+#define UEVENT_BUFFER	    8192
+
+bool
+p2pb_uevent_is_pci_change(const char *msg, size_t len)
+{
+	static const char *const actions[] = { "add", "remove", "move", "bind", "unbind" };
+	bool pci = false, wanted = false;
+	for (size_t off = 0; off < len;) {
+		const char *kv = msg + off;
+		size_t n = strnlen(kv, len - off);
+		if (n == 13 && memcmp(kv, "SUBSYSTEM=pci", 13) == 0)
+			pci = true;
+		if (n > 7 && memcmp(kv, "ACTION=", 7) == 0)
+			for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+				if (strlen(actions[i]) == n - 7 &&
+				    memcmp(kv + 7, actions[i], n - 7) == 0)
+					wanted = true;
+		off += n + 1;
+	}
+	return pci && wanted;
+}
+
+static void
+on_kernel_msg(evutil_socket_t fd, short what, void *arg)
+{
+	struct p2pb_uevent *u = arg;
+	char buf[UEVENT_BUFFER];
+	for (;;) {
+		struct sockaddr_nl from;
+		socklen_t fl = sizeof(from);
+		ssize_t n =
+			recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+		if (n < 0) {
+			/* ENOBUFS: events were lost, so rescan to be sure. */
+			if (errno == ENOBUFS)
+				arm_debounce(u);
+			if (errno == EINTR || errno == ENOBUFS)
+				continue;
+			return;
+		}
+		/* Only the kernel (port id 0) speaks for the hardware. */
+		if (fl == sizeof(from) && from.nl_pid == 0 &&
+		    p2pb_uevent_is_pci_change(buf, (size_t)n))
+			arm_debounce(u);
+	}
+}
+
+static int
+kernel_setup(struct p2pb_uevent *u)
+{
+	u->kernel_fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			      NETLINK_KOBJECT_UEVENT);
+	if (u->kernel_fd < 0)
+		return -errno;
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = KERNEL_UEVENT_GROUP };
+	if (bind(u->kernel_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	u->io = event_new(u->base, u->kernel_fd, EV_READ | EV_PERSIST, on_kernel_msg, u);
+	if (!u->io || event_add(u->io, NULL) < 0)
+		return -ENOMEM;
+	log_debug("watching PCI uevents from the kernel (udevd is not running)");
+	return 0;
+}
+
 static void
 on_debounce(evutil_socket_t fd, short what, void *arg)
 {
@@ -111,9 +185,9 @@ monitor_setup(struct p2pb_uevent *u)
 	if (fd < 0)
 		return fd;
 	u->io = event_new(u->base, fd, EV_READ | EV_PERSIST, on_io, u);
-	u->debounce = evtimer_new(u->base, on_debounce, u);
-	if (!u->io || !u->debounce || event_add(u->io, NULL) < 0)
+	if (!u->io || event_add(u->io, NULL) < 0)
 		return -ENOMEM;
+	log_debug("watching PCI uevents through udev");
 	return 0;
 }
 
@@ -127,7 +201,11 @@ p2pb_uevent_new(struct event_base *base, p2pb_uevent_fn fn, void *userdata,
 	u->base = base;
 	u->fn = fn;
 	u->userdata = userdata;
-	int r = monitor_setup(u);
+	u->kernel_fd = -1;
+	u->debounce = evtimer_new(base, on_debounce, u);
+	int r = !u->debounce			  ? -ENOMEM
+		: access(UDEV_CONTROL, F_OK) == 0 ? monitor_setup(u)
+						  : kernel_setup(u);
 	if (r < 0) {
 		p2pb_uevent_free(u);
 		return r;
@@ -145,6 +223,8 @@ p2pb_uevent_free(struct p2pb_uevent *u)
 		event_free(u->io);
 	if (u->debounce)
 		event_free(u->debounce);
+	if (u->kernel_fd >= 0)
+		close(u->kernel_fd);
 	sd_device_monitor_unref(u->mon);
 	sd_event_unref(u->sde);
 	free(u);

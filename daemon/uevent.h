@@ -2,6 +2,9 @@
  * uevents of the "pci" subsystem and reports each burst once, debounced. */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
+
 struct event_base;
 struct p2pb_uevent;
 
@@ -12,7 +15,13 @@ struct p2pb_uevent;
 
 typedef void (*p2pb_uevent_fn)(void *userdata);
 
-/* Watch PCI uevents on base. Returns 0 or -errno; *ret untouched on failure. */
+/* Whether a kernel uevent message ("ACTION@DEVPATH\0KEY=VALUE\0...") is an
+ * add/remove/move/bind/unbind of a PCI device. */
+bool p2pb_uevent_is_pci_change(const char *msg, size_t len);
+
+/* Watch PCI uevents on base: through udev (sd-device monitor) when udevd
+ * runs, else straight from the kernel's uevent netlink group (minimal
+ * systems, test guests). Returns 0 or -errno; *ret untouched on failure. */
 int p2pb_uevent_new(struct event_base *base, p2pb_uevent_fn fn, void *userdata,
 		    struct p2pb_uevent **ret);
 struct p2pb_uevent *p2pb_uevent_free(struct p2pb_uevent *u);
