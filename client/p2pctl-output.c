@@ -100,7 +100,8 @@ p2pctl_size_string(uint64_t bytes, char *buf, size_t len)
 const char *
 p2pctl_link_string(const struct p2pb_device_info *d, char *buf, size_t len)
 {
-	if (!d->has_link)
+	/* RC-integrated functions have a PCIe capability but no link. */
+	if (!d->has_link || (!d->link_width && !d->link_cap_width))
 		snprintf(buf, len, "%s", "");
 	else
 		snprintf(buf, len, "%s x%u (cap %s x%u)", p2pb_link_speed_string(d->link_speed),

@@ -58,8 +58,8 @@ path_text(const struct p2pb_path_info *p)
 	printf("host bridge:    %s\n", p->host_bridge_whitelisted
 					       ? "on the kernel's whitelist"
 					       : "not on the kernel's whitelist");
-	printf("CPU rule:       %s\n", p->cpu_allows ? "allows P2P through the host bridge"
-						     : "does not apply or does not allow");
+	printf("CPU rule:       %s\n",
+	       p->cpu_allows ? "met (the CPU allows P2P through any host bridge)" : "not met");
 	printf("reason:         %s\n", p->reason);
 }
 

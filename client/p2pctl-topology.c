@@ -359,8 +359,8 @@ print_annotations(const struct view *v, const struct p2pb_device_info *d)
 {
 	char buf[96], b2[32];
 
-	if (d->has_link)
-		printf(" %s", p2pctl_link_string(d, buf, sizeof(buf)));
+	if (*p2pctl_link_string(d, buf, sizeof(buf)))
+		printf(" %s", buf);
 	if (d->has_acs)
 		printf(" ACS[%s]", p2pctl_acs_bits_string(d->acs_ctrl, buf, sizeof(buf)));
 	else
@@ -505,7 +505,7 @@ devices_text(const struct view *v)
 			acs[32], iommu[16], numa[16], mem[48], s1[16], s2[16];
 
 		snprintf(id, sizeof(id), "%04x:%04x", d->vendor, d->device);
-		if (d->has_link)
+		if (*p2pctl_link_string(d, mem, sizeof(mem)))
 			snprintf(link, sizeof(link), "%s x%u",
 				 p2pb_link_speed_string(d->link_speed), d->link_width);
 		else
