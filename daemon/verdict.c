@@ -697,10 +697,9 @@ p2pb_verdict_explain(const struct p2pb_topology *t, const struct p2pb_verdict *v
 		explain_hosts(&s, t, v);
 	}
 	if (v->map == P2PB_MAP_NOT_SUPPORTED)
-		sbuf_printf(
-			&s,
-			": not-supported (the kernel refuses P2P between devices that share "
-			"no upstream bridge without ACS redirect or a whitelisted host bridge)");
+		sbuf_printf(&s,
+			    ": not-supported (the path goes through the host bridge, which is not "
+			    "whitelisted for this pair, and the CPU rule does not apply)");
 	else
 		sbuf_printf(&s, ": %s, distance %d", p2pb_map_type_name(v->map), v->distance);
 	return (int)s.pos;
