@@ -310,11 +310,11 @@ static void
 usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
-		"usage: %s [-n ENDPOINTS] [-r RUNS]\n"
+		"usage: %s [-n ENDPOINTS] [-r RUNS]   or   %s [ENDPOINTS [RUNS]]\n"
 		"Times p2pb_verdict_ctx_new() + p2pb_matrix() over ENDPOINTS (default 1024)\n"
 		"synthetic endpoints, and a kernel-style per-pair baseline, RUNS times (default "
 		"5).\n",
-		argv0);
+		argv0, argv0);
 }
 
 static int
@@ -337,6 +337,11 @@ parse_args(int argc, char **argv, int *ret_n, int *ret_runs)
 			return -EINVAL;
 		}
 	}
+	/* Positional forms too, as bench/run.sh calls it: [ENDPOINTS [RUNS]]. */
+	if (optind < argc)
+		*ret_n = atoi(argv[optind++]);
+	if (optind < argc)
+		*ret_runs = atoi(argv[optind++]);
 	if (optind != argc || *ret_n < 1 || *ret_n > 65536 || *ret_runs < 1 || *ret_runs > 1000)
 		return -EINVAL;
 	return 0;
