@@ -321,6 +321,12 @@ conn_handle_frame(struct p2pb_conn *c, const uint8_t *data, size_t len)
 				     P2PBROKER__V1__STATUS_CODE__STATUS_UNSUPPORTED_VERSION,
 				     "protocol version %u is not supported; this daemon speaks %u",
 				     req->version, P2PB_PROTOCOL_VERSION);
+	else if (req->body_case == P2PBROKER__V1__REQUEST__BODY__NOT_SET &&
+		 req->base.n_unknown_fields > 0)
+		/* A newer client's request type, sent with our version number. */
+		r = conn_reply_error(c, req->id, P2PBROKER__V1__STATUS_CODE__STATUS_INVALID_REQUEST,
+				     "request type not known to this daemon (p2pbrokerd %s)",
+				     P2PB_VERSION);
 	else if (req->body_case == P2PBROKER__V1__REQUEST__BODY__NOT_SET)
 		r = conn_reply_error(
 			c, req->id, P2PBROKER__V1__STATUS_CODE__STATUS_INVALID_REQUEST,

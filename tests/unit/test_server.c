@@ -221,6 +221,17 @@ test_wrong_version_and_missing_body(void **state)
 	assert_non_null(r);
 	assert_int_equal(r->id, 12);
 	assert_int_equal(r->status, ST(INVALID_REQUEST));
+	assert_non_null(strstr(r->message, "no body"));
+	p2pbroker__v1__reply__free_unpacked(r, NULL);
+
+	/* id 13, version 1, and a body field (30) from a newer schema. */
+	static const uint8_t newer[] = { 0x08, 13, 0x10, P2PB_PROTOCOL_VERSION, 0xf2, 0x01, 0x00 };
+	wire_send_frame(f->base, f->sv[0], newer, sizeof(newer));
+	r = wire_recv_reply(f->base, f->sv[0], NULL, NULL);
+	assert_non_null(r);
+	assert_int_equal(r->id, 13);
+	assert_int_equal(r->status, ST(INVALID_REQUEST));
+	assert_non_null(strstr(r->message, "not known to this daemon"));
 	p2pbroker__v1__reply__free_unpacked(r, NULL);
 	assert_int_equal(f->calls, 0);
 }
