@@ -660,6 +660,40 @@ check_consistency(struct p2pb_topology *t)
 	return r;
 }
 
+struct warning_ent {
+	struct p2pb_warning w;
+	size_t seq;
+};
+
+static int
+warning_ent_cmp(const void *a, const void *b)
+{
+	const struct warning_ent *x = a, *y = b;
+
+	if (x->w.dev != y->w.dev)
+		return x->w.dev < y->w.dev ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Warnings arrive in directory order, which the filesystem chooses: order
+ * them topology-wide first, then by device, each device's in arrival order,
+ * so that the same tree always reads the same. */
+static int
+sort_warnings(struct p2pb_topology *t)
+{
+	struct warning_ent *e = malloc((t->n_warnings ? t->n_warnings : 1) * sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n_warnings; i++)
+		e[i] = (struct warning_ent){ .w = t->warnings[i], .seq = i };
+	qsort(e, t->n_warnings, sizeof(*e), warning_ent_cmp);
+	for (size_t i = 0; i < t->n_warnings; i++)
+		t->warnings[i] = e[i].w;
+	free(e);
+	return 0;
+}
+
 int
 p2pb_topology_finish(struct p2pb_topology *t)
 {
@@ -681,5 +715,7 @@ p2pb_topology_finish(struct p2pb_topology *t)
 		r = build_switches(t);
 	if (r >= 0)
 		r = check_consistency(t);
+	if (r >= 0)
+		r = sort_warnings(t);
 	return r < 0 ? r : 0;
 }

@@ -377,13 +377,20 @@ test_warnings_follow_sort(void **state)
 	add(t, "0000:00:02.0", P2PB_PT_ENDPOINT, NULL, -1, -1);
 	add(t, "0000:00:01.0", P2PB_PT_ENDPOINT, NULL, -1, -1);
 	assert_int_equal(p2pb_topology_warn(t, 0, "about %s", "00:02.0"), 0);
+	assert_int_equal(p2pb_topology_warn(t, 1, "about 00:01.0"), 0);
 	assert_int_equal(p2pb_topology_warn(t, P2PB_NONE, "global %d", 1), 0);
+	assert_int_equal(p2pb_topology_warn(t, 0, "more about 00:02.0"), 0);
 	finish(t);
-	assert_int_equal(t->n_warnings, 2);
-	assert_string_equal(t->warnings[0].message, "about 00:02.0");
-	assert_int_equal(t->warnings[0].dev, idx(t, "0000:00:02.0"));
-	assert_int_equal(t->warnings[0].dev, 1);
-	assert_int_equal(t->warnings[1].dev, P2PB_NONE);
+	/* Topology-wide first, then by device, each in the order recorded. */
+	assert_int_equal(t->n_warnings, 4);
+	assert_int_equal(t->warnings[0].dev, P2PB_NONE);
+	assert_string_equal(t->warnings[0].message, "global 1");
+	assert_string_equal(t->warnings[1].message, "about 00:01.0");
+	assert_int_equal(t->warnings[1].dev, 0);
+	assert_string_equal(t->warnings[2].message, "about 00:02.0");
+	assert_int_equal(t->warnings[2].dev, idx(t, "0000:00:02.0"));
+	assert_int_equal(t->warnings[2].dev, 1);
+	assert_string_equal(t->warnings[3].message, "more about 00:02.0");
 	p2pb_topology_free(t);
 }
 
