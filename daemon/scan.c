@@ -93,9 +93,12 @@ note_file(struct scan *s, uint32_t bit, const char *file, const char *fmt, ...)
 	note(s, bit, "%s/%s/%s: %s", s->devices_path, s->name, file, msg);
 }
 
+/* libpci's error callback must not return. It abandons the stage that
+ * called libpci (see run_stage()); the device keeps what was read so far. */
 static void __attribute__((noreturn)) lib_error(char *msg, ...)
 {
 	struct scan *s = scan_current;
+	char buf[768];
 	va_list ap;
 
 	if (!s || !s->armed) {
@@ -108,13 +111,9 @@ static void __attribute__((noreturn)) lib_error(char *msg, ...)
 	}
 	s->armed = false;
 	va_start(ap, msg);
-	{
-		char buf[768];
-
-		vsnprintf(buf, sizeof(buf), msg, ap);
-		note(s, s->stage_bit, "libpci: %s", buf);
-	}
+	vsnprintf(buf, sizeof(buf), msg, ap);
 	va_end(ap);
+	note(s, s->stage_bit, "libpci: %s", buf);
 	longjmp(s->jmp, 1);
 }
 
