@@ -45,18 +45,25 @@ print_duration(uint64_t usec)
 		printf("%" PRIu64 "s", s);
 }
 
+static const char *
+plural(uint32_t n, const char *suffix)
+{
+	return n == 1 ? "" : suffix;
+}
+
 static void
 status_text(const struct p2pctl *ctl, const struct p2pb_status_info *s)
 {
 	printf("p2pbrokerd %s (protocol %u), up ", s->version, s->protocol);
 	print_duration(s->uptime_usec);
-	printf(", %u client%s\n", s->n_clients, s->n_clients == 1 ? "" : "s");
+	printf(", %u client%s\n", s->n_clients, plural(s->n_clients, "s"));
 	printf("socket:     %s\n", p2pb_socket_path(ctl->socket));
 	printf("root:       %s\n", s->root);
-	printf("topology:   generation %" PRIu64 ", %u devices, %u switches, %u host bridges\n",
-	       s->generation, s->n_devices, s->n_switches, s->n_hostbridges);
+	printf("topology:   generation %" PRIu64 ", %u device%s, %u switch%s, %u host bridge%s\n",
+	       s->generation, s->n_devices, plural(s->n_devices, "s"), s->n_switches,
+	       plural(s->n_switches, "es"), s->n_hostbridges, plural(s->n_hostbridges, "s"));
 	printf("p2pmem:     %u published provider%s\n", s->n_providers,
-	       s->n_providers == 1 ? "" : "s");
+	       plural(s->n_providers, "s"));
 	printf("last scan:  %.1f ms\n", (double)s->last_scan_usec / 1000.0);
 	if (s->cpu_known)
 		printf("cpu:        %s family 0x%x\n", s->cpu_vendor, s->cpu_family);
