@@ -83,8 +83,7 @@ msg_array(struct p2pb_reply *r, size_t n, const ProtobufCMessageDescriptor *d)
 static int
 fill_list(struct p2pb_reply *r, const struct p2pb_topology *t, size_t n,
 	  const ProtobufCMessageDescriptor *d,
-	  int (*fill)(struct p2pb_reply *, const struct p2pb_topology *, int, void *),
-	  void *ret_ptrs, size_t *ret_n)
+	  int (*fill)(struct p2pb_reply *, const struct p2pb_topology *, int, void *), void ***ret)
 {
 	void **a = msg_array(r, n, d);
 	if (n && !a)
@@ -94,8 +93,7 @@ fill_list(struct p2pb_reply *r, const struct p2pb_topology *t, size_t n,
 		if (rc < 0)
 			return rc;
 	}
-	memcpy(ret_ptrs, &a, sizeof(a));
-	*ret_n = n;
+	*ret = a;
 	return 0;
 }
 
@@ -277,18 +275,28 @@ handle_topology(struct p2pb_context *ctx, struct p2pb_conn *conn, const Request 
 	if (!m)
 		return -ENOMEM;
 	m->generation = ctx->generation;
-#define LIST(n, type, fill, field)                                                                 \
-	fill_list(r, t, (n), &p2pbroker__v1__##type##__descriptor, (fill), &m->field, &m->n_##field)
-	int rc = LIST(t->n_devs, device, fill_device, devices);
-	if (rc == 0)
-		rc = LIST(t->n_hostbridges, host_bridge, fill_hostbridge, hostbridges);
-	if (rc == 0)
-		rc = LIST(t->n_switches, switch, fill_switch, switches);
-	if (rc == 0)
-		rc = LIST(t->n_warnings, warning, fill_warning, warnings);
-#undef LIST
+	void **a = NULL;
+	int rc = fill_list(r, t, t->n_devs, &p2pbroker__v1__device__descriptor, fill_device, &a);
 	if (rc < 0)
 		return rc;
+	m->devices = (P2pbroker__V1__Device **)a;
+	m->n_devices = t->n_devs;
+	rc = fill_list(r, t, t->n_hostbridges, &p2pbroker__v1__host_bridge__descriptor,
+		       fill_hostbridge, &a);
+	if (rc < 0)
+		return rc;
+	m->hostbridges = (P2pbroker__V1__HostBridge **)a;
+	m->n_hostbridges = t->n_hostbridges;
+	rc = fill_list(r, t, t->n_switches, &p2pbroker__v1__switch__descriptor, fill_switch, &a);
+	if (rc < 0)
+		return rc;
+	m->switches = (P2pbroker__V1__Switch **)a;
+	m->n_switches = t->n_switches;
+	rc = fill_list(r, t, t->n_warnings, &p2pbroker__v1__warning__descriptor, fill_warning, &a);
+	if (rc < 0)
+		return rc;
+	m->warnings = (P2pbroker__V1__Warning **)a;
+	m->n_warnings = t->n_warnings;
 	r->msg.body_case = P2PBROKER__V1__REPLY__BODY_TOPOLOGY;
 	r->msg.topology = m;
 	return 0;
