@@ -33,7 +33,7 @@ ctl matrix
 if [ -t 0 ] && [ -z "${P2PB_DEMO_NOWAIT:-}" ]; then
 	echo
 	echo "The daemon is still running. In another shell try:"
-	echo "  $build/p2pctl --socket $sock path 0000:03:00.0 0000:04:00.0"
+	echo "  $build/p2pctl --socket $sock path 0000:1a:00.0 0000:1c:00.0"
 	echo "Press Enter to stop it."
 	read -r _
 fi

@@ -13,9 +13,10 @@ expect_eq "devices served" "$got" "$want"
 ctl topology >"$T/tree.txt" || fail "text topology"
 [ "$(grep -c '[0-9a-f]\{4\}:[0-9a-f]\{2\}:[0-9a-f]\{2\}\.[0-7]' "$T/tree.txt")" -ge "$want" ] ||
 	fail "text topology shows fewer than $want functions"
-ctl --json matrix >"$T/matrix.json" || fail "matrix"
-python3 -c "
-import json; m = json.load(open('$T/matrix.json')); n = len(m['devices'])
-assert n > 1000 and len(m['matrix']) == n and all(len(r) == n for r in m['matrix']), n
-print(n, 'x', n, 'matrix')" || fail "matrix shape"
+# The text matrix of every endpoint (millions of cells) arrives whole.
+ctl matrix >"$T/matrix.txt" || fail "matrix"
+ends=$(ctl --json devices | json 'sum(1 for d in j["devices"] if not d.get("bridge", d["header_type"] == 1))')
+rows=$(grep -c '^D[0-9]' "$T/matrix.txt")
+[ "$rows" -ge 1000 ] || fail "matrix has only $rows rows"
+expect_eq "matrix rows" "$rows" "$ends"
 stop_daemon || fail "daemon did not exit cleanly"

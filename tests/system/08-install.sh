@@ -34,7 +34,7 @@ int main(int argc, char **argv)
 	return 0;
 }
 C
-export PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_LIBDIR=$dest/usr/lib/pkgconfig
+export PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_PATH=$dest/usr/lib/pkgconfig
 cc -o "$T/hello" "$T/hello.c" $(pkg-config --cflags --libs p2pbroker) ||
 	fail "cannot build against the installed library with pkg-config"
 start_daemon "$(fixture qemu)"

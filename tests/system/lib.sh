@@ -34,9 +34,10 @@ fail() {
 
 # fixture NAME -> prints the root directory of a freshly built fixture
 fixture() {
-	local out=$T/fixtures/$1
+	local out=$T/fixtures/$1 src=$P2PB_TOP/tests/fixtures/$1.topo
+	[ -f "$src" ] || src=$P2PB_TOP/tests/fixtures/$1.lspci
 	if [ ! -d "$out" ]; then
-		$MKFIXTURE "$P2PB_TOP/tests/fixtures/$1.topo" "$out" >"$T/mkfixture-$1.log" 2>&1 ||
+		$MKFIXTURE "$src" "$out" >"$T/mkfixture-$1.log" 2>&1 ||
 			{ cat "$T/mkfixture-$1.log" >&2; fail "cannot build fixture $1"; }
 	fi
 	echo "$out"
@@ -96,24 +97,31 @@ json() {
 
 # check_expect FIXTURE: every line "PROVIDER CLIENT VERDICT DISTANCE" of
 # tests/fixtures/FIXTURE.expect (worked out by hand from the kernel's rules)
-# must match `p2pctl --json path`.
+# must match `p2pctl --json path`. Mismatches print both sides.
 check_expect() {
-	local name=$1 file=$P2PB_TOP/tests/fixtures/$1.expect n=0 bad=0
-	local p c v d out got_v got_d
-	[ -f "$file" ] || fail "missing $file"
-	while read -r p c v d _; do
-		case $p in '' | '#'*) continue ;; esac
-		out=$(ctl --json path "$p" "$c") || fail "$name: p2pctl path $p $c failed"
-		got_v=$(echo "$out" | json 'j["verdict"]')
-		got_d=$(echo "$out" | json 'j["distance"]')
-		n=$((n + 1))
-		if [ "$got_v" != "$v" ] || [ "$got_d" != "$d" ]; then
-			echo "MISMATCH $name: $p -> $c: daemon says $got_v $got_d, expected $v $d" >&2
-			echo "  reason: $(echo "$out" | json 'j["reason"]')" >&2
-			bad=$((bad + 1))
-		fi
-	done <"$file"
-	[ $n -gt 0 ] || fail "$name: no verdicts in $file"
-	[ $bad -eq 0 ] || fail "$name: $bad of $n verdicts differ from the hand-worked ones"
-	echo "$name: $n verdicts agree with $file"
+	python3 - "$1" "$P2PB_TOP/tests/fixtures/$1.expect" "$BIN/p2pctl" "$SOCK" <<'PY' || fail "$1: verdicts differ"
+import json, subprocess, sys
+name, path, ctl, sock = sys.argv[1:5]
+n = bad = 0
+for line in open(path):
+    f = line.split("#", 1)[0].split()
+    if not f:
+        continue
+    p, c, v, d = f[:4]
+    out = subprocess.run([ctl, "--socket", sock, "--json", "path", p, c],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        print(f"{name}: p2pctl path {p} {c} failed: {out.stderr.strip()}")
+        bad += 1
+        continue
+    j = json.loads(out.stdout)
+    n += 1
+    if (j["verdict"], str(j["distance"])) != (v, d):
+        print(f"MISMATCH {name}: {p} -> {c}: daemon says {j['verdict']} {j['distance']}, "
+              f"expected {v} {d}\n  reason: {j['reason']}")
+        bad += 1
+assert n > 0, f"no verdicts in {path}"
+print(f"{name}: {n - bad} of {n} verdicts agree with {path}")
+sys.exit(1 if bad else 0)
+PY
 }
