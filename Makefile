@@ -81,7 +81,7 @@ TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
 BINS := $(BUILD)/p2pbrokerd $(BUILD)/p2pctl $(LIB_SO) $(BUILD)/p2pbroker.pc
 
-.PHONY: all check unit-check system-check vm-check demo install clean bench format lint
+.PHONY: FORCE all check unit-check system-check vm-check demo install clean bench format lint
 all: $(BINS) $(TOOL_BINS)
 
 $(PROTO_C) $(PROTO_H): proto/p2pbroker.proto
@@ -116,7 +116,14 @@ $(BUILD)/p2pctl: $(CTL_OBJS) $(LIB_SO)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(CTL_OBJS) -L$(BUILD) -lp2pbroker -Wl,-rpath,'$$ORIGIN' \
 		$(call pc_libs,$(CLIENT_PKGS))
 
-$(BUILD)/p2pbroker.pc: client/p2pbroker.pc.in Makefile
+# The .pc file embeds the install paths: rebuild it when they change (e.g.
+# `make` then `make install PREFIX=/usr`), not only when the template does.
+PC_VARS := $(PREFIX) $(LIBDIR) $(INCLUDEDIR) $(VERSION)
+$(BUILD)/pc-vars: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(PC_VARS)' | cmp -s - $@ || echo '$(PC_VARS)' > $@
+
+$(BUILD)/p2pbroker.pc: client/p2pbroker.pc.in Makefile $(BUILD)/pc-vars
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 		-e 's|@VERSION@|$(VERSION)|' $< > $@
 
@@ -190,3 +197,5 @@ lint:
 
 clean:
 	rm -rf build
+
+FORCE:
