@@ -487,8 +487,12 @@ topology_text(struct view *v)
 		char bdf[P2PB_ADDRESS_STRLEN];
 		const struct p2pb_warning_info *w = t->warnings[i];
 
-		printf("  %s: %s\n", w->has_device ? p2pb_address_format(w->device, bdf) : "-",
-		       w->message);
+		if (!w->has_device)
+			printf("  -: %s\n", w->message);
+		else if (strncmp(w->message, p2pb_address_format(w->device, bdf), strlen(bdf)) == 0)
+			printf("  %s\n", w->message); /* the message names its device already */
+		else
+			printf("  %s: %s\n", bdf, w->message);
 	}
 }
 
