@@ -11,7 +11,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${P2PB_BUILD:-$top/build}
 nfunc=${1:-4096}
 runs=${2:-7}
-work=$(mktemp -d /tmp/p2pb-bench.XXXXXX)
+work=$(mktemp -d "$( [ -w /dev/shm ] && echo /dev/shm || echo /tmp)/p2pb-bench.XXXXXX")
 pid=""
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null

@@ -14,7 +14,12 @@ fi
 MKFIXTURE="python3 $P2PB_TOP/tests/fixtures/mkfixture.py"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 
-T=$(mktemp -d /tmp/p2pb-test.XXXXXX)
+# tmpfs when there is one: the 4096-function tree is 10x faster to build there.
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	T=$(mktemp -d /dev/shm/p2pb-test.XXXXXX)
+else
+	T=$(mktemp -d /tmp/p2pb-test.XXXXXX)
+fi
 DAEMON_PID=""
 SOCK=$T/socket
 export P2PBROKER_SOCKET=$SOCK
