@@ -15,10 +15,10 @@ void p2pb_log_init(bool to_journal, int max_level);
 int p2pb_log_full(int level, int err, const char *device, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-#define log_error(...) p2pb_log_full(LOG_ERR, 0, NULL, __VA_ARGS__)
-#define log_warning(...) p2pb_log_full(LOG_WARNING, 0, NULL, __VA_ARGS__)
-#define log_notice(...) p2pb_log_full(LOG_NOTICE, 0, NULL, __VA_ARGS__)
-#define log_info(...) p2pb_log_full(LOG_INFO, 0, NULL, __VA_ARGS__)
-#define log_debug(...) p2pb_log_full(LOG_DEBUG, 0, NULL, __VA_ARGS__)
+#define log_error(...)		   p2pb_log_full(LOG_ERR, 0, NULL, __VA_ARGS__)
+#define log_warning(...)	   p2pb_log_full(LOG_WARNING, 0, NULL, __VA_ARGS__)
+#define log_notice(...)		   p2pb_log_full(LOG_NOTICE, 0, NULL, __VA_ARGS__)
+#define log_info(...)		   p2pb_log_full(LOG_INFO, 0, NULL, __VA_ARGS__)
+#define log_debug(...)		   p2pb_log_full(LOG_DEBUG, 0, NULL, __VA_ARGS__)
 #define log_errno(level, err, ...) p2pb_log_full(level, err, NULL, __VA_ARGS__)
-#define log_dev(level, bdf, ...) p2pb_log_full(level, 0, bdf, __VA_ARGS__)
+#define log_dev(level, bdf, ...)   p2pb_log_full(level, 0, bdf, __VA_ARGS__)

@@ -4,12 +4,12 @@
 #pragma once
 
 #define P2PB_PROTOCOL_VERSION 1
-#define P2PB_FRAME_HEADER 4
+#define P2PB_FRAME_HEADER     4
 /* Requests above this are refused (STATUS_TOO_LARGE) without reading the body;
  * the connection is then closed, since the stream cannot be resynchronised. */
 #define P2PB_MAX_REQUEST_BYTES (64u * 1024u)
 /* Replies may be large (a 10,000-function topology is a few MiB). */
-#define P2PB_MAX_REPLY_BYTES (256u * 1024u * 1024u)
+#define P2PB_MAX_REPLY_BYTES   (256u * 1024u * 1024u)
 #define P2PB_MAX_FDS_PER_REPLY 16
-#define P2PB_DEFAULT_SOCKET "/run/p2pbroker/socket"
-#define P2PB_SOCKET_ENV "P2PBROKER_SOCKET"
+#define P2PB_DEFAULT_SOCKET    "/run/p2pbroker/socket"
+#define P2PB_SOCKET_ENV	       "P2PBROKER_SOCKET"

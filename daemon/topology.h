@@ -39,13 +39,13 @@ enum {
 /* Per-device problems found while scanning. The device is kept; each bit has
  * a matching human message in the topology's warning list. */
 enum {
-	P2PB_DW_CONFIG_MISSING = 1u << 0,  /* config unreadable / absent */
-	P2PB_DW_CONFIG_SHORT = 1u << 1,	   /* config shorter than 4096: no ext caps */
-	P2PB_DW_CAP_LOOP = 1u << 2,	   /* capability list loops or is corrupt */
-	P2PB_DW_SYSFS_ATTR = 1u << 3,	   /* an attribute file missing/garbled */
-	P2PB_DW_BUS_MISMATCH = 1u << 4,	   /* bus numbers disagree with the tree */
-	P2PB_DW_PARENT_UNKNOWN = 1u << 5,  /* sysfs parent is not a known device */
-	P2PB_DW_P2PMEM_GARBLED = 1u << 6,  /* p2pmem/ present but unparsable */
+	P2PB_DW_CONFIG_MISSING = 1u << 0, /* config unreadable / absent */
+	P2PB_DW_CONFIG_SHORT = 1u << 1,	  /* config shorter than 4096: no ext caps */
+	P2PB_DW_CAP_LOOP = 1u << 2,	  /* capability list loops or is corrupt */
+	P2PB_DW_SYSFS_ATTR = 1u << 3,	  /* an attribute file missing/garbled */
+	P2PB_DW_BUS_MISMATCH = 1u << 4,	  /* bus numbers disagree with the tree */
+	P2PB_DW_PARENT_UNKNOWN = 1u << 5, /* sysfs parent is not a known device */
+	P2PB_DW_P2PMEM_GARBLED = 1u << 6, /* p2pmem/ present but unparsable */
 };
 
 struct p2pb_bdf {
@@ -95,7 +95,7 @@ struct p2pb_dev {
 	int numa_node;				/* -1 when absent, as sysfs says */
 	char driver[32];			/* "" when unbound */
 	struct p2pb_p2pmem p2pmem;
-	bool is_virtfn; /* an SR-IOV VF; physfn names its PF */
+	bool is_virtfn;	   /* an SR-IOV VF; physfn names its PF */
 	uint32_t warnings; /* P2PB_DW_* */
 
 	/* Filled by the scanner: the parent named by the sysfs device path. */
@@ -106,9 +106,9 @@ struct p2pb_dev {
 
 	/* Filled by p2pb_topology_finish(): indices into topology.devs
 	 * (P2PB_NONE when absent). */
-	int parent;	  /* upstream bridge from the sysfs path; NONE on a root bus */
-	int physfn;	  /* the PF of a VF */
-	int first_child;  /* children in BDF order */
+	int parent;	 /* upstream bridge from the sysfs path; NONE on a root bus */
+	int physfn;	 /* the PF of a VF */
+	int first_child; /* children in BDF order */
 	int next_sibling;
 	int hostbridge; /* index into topology.hostbridges */
 	int sw;		/* index into topology.switches for switch ports */
@@ -138,8 +138,8 @@ struct p2pb_cpu {
 };
 
 struct p2pb_warning {
-	int dev;	 /* device index or P2PB_NONE for topology-wide */
-	char *message;	 /* "what was wrong, where" */
+	int dev;       /* device index or P2PB_NONE for topology-wide */
+	char *message; /* "what was wrong, where" */
 };
 
 struct p2pb_topology {

@@ -15,14 +15,14 @@ enum p2pb_map_type {
 
 struct p2pb_verdict {
 	enum p2pb_map_type map;
-	int distance; /* kernel distance; -1 when NOT_SUPPORTED */
+	int distance;	  /* kernel distance; -1 when NOT_SUPPORTED */
 	int raw_distance; /* the distance the kernel computed before refusing */
 	int common;	  /* common upstream bridge index, P2PB_NONE if none */
 	/* Devices on the path whose ACS control has RR, CR or EC set, in the
 	 * order the kernel lists them (provider side up, then client side up). */
 	int acs_devs[P2PB_MAX_PATH_ACS];
 	size_t n_acs;
-	bool cpu_allows;	     /* AMD family >= 0x17: cpu_supports_p2pdma() */
+	bool cpu_allows;	      /* AMD family >= 0x17: cpu_supports_p2pdma() */
 	bool host_bridge_whitelisted; /* host_bridge_whitelist(provider, client) */
 	int provider_hb, client_hb;   /* host bridge indices */
 };
@@ -41,8 +41,8 @@ void p2pb_verdict(const struct p2pb_verdict_ctx *c, int provider, int client,
  * "ACS redirect set on 0000:02:01.0 (RR CR): routed through host bridge
  * 0000:00 which is not on the kernel's whitelist", ... Returns bytes written
  * as snprintf does. */
-int p2pb_verdict_explain(const struct p2pb_topology *t, const struct p2pb_verdict *v,
-			 int provider, int client, char *buf, size_t len);
+int p2pb_verdict_explain(const struct p2pb_topology *t, const struct p2pb_verdict *v, int provider,
+			 int client, char *buf, size_t len);
 
 const char *p2pb_map_type_name(enum p2pb_map_type m); /* "bus-addr", ... */
 
@@ -54,7 +54,7 @@ int p2pb_distance_many(const struct p2pb_verdict_ctx *c, int provider, const int
 		       size_t n_clients);
 
 struct p2pb_provider_choice {
-	int dev;	   /* provider device index */
+	int dev; /* provider device index */
 	int total_distance;
 	int numa_matches; /* clients on the provider's NUMA node */
 };
