@@ -125,7 +125,7 @@ vm_run_one() {
 		-device virtio-9p-pci,fsdev=out,mount_tag=out,addr=0x11 \
 		"${topoargs[@]}" \
 		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 quiet panic=-1 intel_iommu=on iommu=pt p2pb.top=$top p2pb.test=${test#"$top"/} p2pb.topology=$topo p2pb.out=$rundir/out" \
+		-append "console=ttyS0 quiet panic=-1 no_timer_check intel_iommu=on iommu=pt p2pb.top=$top p2pb.test=${test#"$top"/} p2pb.topology=$topo p2pb.out=$rundir/out" \
 		</dev/null >"$rundir/console.log" 2>&1
 	rc=$?
 	tr -d '\r' <"$rundir/console.log" >>"$log"

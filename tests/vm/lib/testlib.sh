@@ -27,8 +27,13 @@ vm_skip() {
 	exit 77
 }
 
+VM_T0=$EPOCHREALTIME
+
+# vm_log MESSAGE: a progress line with the time since the test started (no fork: bash builtins).
 vm_log() {
-	echo "== $*"
+	local now=${EPOCHREALTIME/./} t0=${VM_T0/./}
+	local ms=$(((now - t0) / 1000))
+	printf '== [%d.%03ds] %s\n' $((ms / 1000)) $((ms % 1000)) "$*"
 }
 
 # vm_need_bin NAME...: the built binaries a test needs ($P2PB_BUILD/NAME); a missing one fails,
@@ -122,4 +127,9 @@ vm_probe_all() {
 			vm_probe "$p" "$c" >>"$1" || exit 1
 		done
 	done
+}
+
+# vmcheck ARGS...: the comparison tool (tests/vm/lib/vmcheck.py); see its usage.
+vmcheck() {
+	python3 "$P2PB_TOP/tests/vm/lib/vmcheck.py" "$@"
 }

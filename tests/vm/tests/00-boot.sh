@@ -1,12 +1,12 @@
 #!/bin/bash
 # 00-boot.sh - the harness itself: the guest boots, sees the topology's NVMe drives with p2pmem
 # published, reaches the host's root read-only and the output share read-write.
-# vm-topology: switch2+rp1 twoswitch
+# vm-topology: switch2+rp1
 
 vm_guest() {
 	local want n d
 	case $VM_TOPOLOGY in
-	switch2+rp1) want=3 ;;
+	switch2+rp1 | amdzen) want=3 ;;
 	twoswitch) want=6 ;;
 	*) vm_fail "no expected drive count for topology $VM_TOPOLOGY" ;;
 	esac
