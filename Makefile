@@ -199,3 +199,6 @@ clean:
 	rm -rf build
 
 FORCE:
+
+# --- fuzzing (fuzz/fuzz.mk: make fuzz, make fuzz-smoke; docs/fuzzing.md) --------
+include fuzz/fuzz.mk

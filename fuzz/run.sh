@@ -1,0 +1,81 @@
+#!/bin/sh
+# run.sh - runs the libFuzzer targets built in build/fuzz/ (make fuzz, make fuzz-smoke), each from
+# its seed corpus in fuzz/corpus/<target>/; findings land in build/fuzz/artifacts/<target>/.
+#   fuzz/run.sh [--seconds N] [TARGET...]    fuzz each target N seconds (default 60)
+#   fuzz/run.sh --smoke [TARGET...]          every seed once, then 10 s of fuzzing each
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$top/build/fuzz
+seconds=60
+smoke=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--seconds) seconds=$2; shift 2 ;;
+	--smoke) smoke=1; seconds=10; shift ;;
+	-*) echo "usage: $0 [--seconds N | --smoke] [TARGET...]" >&2; exit 2 ;;
+	*) break ;;
+	esac
+done
+[ $# -gt 0 ] || set -- fuzz_config fuzz_reply fuzz_request
+
+# fuzz_request serves a real fixture: the richest one (nested switches, SR-IOV,
+# two domains, AMD CPU rule). Rebuilt when its description changes.
+topo=$top/tests/fixtures/dualsocket.topo
+root=$out/roots/dualsocket
+if [ ! -d "$root" ] || [ "$topo" -nt "$root" ]; then
+	rm -rf "$root"
+	python3 "$top/tests/fixtures/mkfixture.py" "$topo" "$root" >/dev/null
+fi
+export P2PB_FUZZ_ROOT="$root"
+
+# Longest inputs: past the daemon's 64 KiB request limit (to reach the
+# refusal), past a reply the seeds hold, past 4096 config bytes.
+max_len() {
+	case "$1" in
+	fuzz_request) echo 66000 ;;
+	fuzz_reply) echo 131072 ;;
+	fuzz_config) echo 4200 ;;
+	*) echo 4096 ;;
+	esac
+}
+
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+failed=""
+for t in "$@"; do
+	bin=$out/$t
+	seeds=$top/fuzz/corpus/$t
+	[ -x "$bin" ] || { echo "run.sh: $bin not built (make fuzz-build)" >&2; exit 1; }
+	mkdir -p "$out/artifacts/$t" "$out/corpus/$t"
+	opts="-max_len=$(max_len "$t") -timeout=20 -artifact_prefix=$out/artifacts/$t/"
+	if [ "$smoke" = 1 ]; then
+		echo "== $t: $(ls "$seeds" | wc -l) seeds"
+		# File arguments run each input once and stop at the first crash.
+		# shellcheck disable=SC2086
+		if ! "$bin" $opts "$seeds"/* >"$out/$t.seeds.log" 2>&1; then
+			tail -40 "$out/$t.seeds.log" >&2
+			failed="$failed $t"
+			continue
+		fi
+		work=$(mktemp -d "$out/corpus/$t.smoke.XXXXXX")
+	else
+		work=$out/corpus/$t
+	fi
+	echo "== $t: fuzzing ${seconds}s (log $out/$t.log)"
+	# shellcheck disable=SC2086
+	if "$bin" $opts -max_total_time="$seconds" -print_final_stats=1 "$work" "$seeds" \
+		>"$out/$t.log" 2>&1; then
+		grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' \
+			"$out/$t.log" | tr '\n' ' '
+		echo
+	else
+		tail -60 "$out/$t.log" >&2
+		failed="$failed $t"
+	fi
+	[ "$smoke" = 0 ] || rm -rf "$work"
+done
+if [ -n "$failed" ]; then
+	echo "run.sh: FAILED:$failed (inputs in $out/artifacts/<target>/)" >&2
+	exit 1
+fi
+echo "run.sh: no findings"
