@@ -40,6 +40,17 @@ if [ $list_only = 0 ]; then
 		echo "0 passed, 0 failed, 1 skipped"
 		exit 0
 	fi
+	# One run at a time: runs share build/vm/, and two TCG guests on a small machine only make
+	# each other slow enough to time out.
+	exec 9>"$vmdir/.lock"
+	if ! flock -n 9; then
+		echo "another VM test run holds $vmdir/.lock; waiting for it (at most 15 minutes)"
+		if ! flock -w 900 9; then
+			echo "FAIL  vm: another VM test run did not finish within 15 minutes"
+			echo "0 passed, 1 failed, 0 skipped"
+			exit 1
+		fi
+	fi
 	echo "kernel: $kernel"
 	initrd=$(vm_build_initramfs "$vmdir") || {
 		echo "FAIL  vm: cannot build the initramfs"

@@ -300,8 +300,8 @@ def read_pairs(path):
 def cmd_verdicts(args):
     """The kernel is the judge: refused (EREMOTEIO) <=> not-supported; a transfer whose bytes
     arrived <=> bus-addr or thru-host-bridge."""
-    paths, bad = {}, 0
-    for p, c, result, verify in read_pairs(args[0]):
+    paths, bad, pairs = {}, 0, read_pairs(args[0])
+    for p, c, result, verify in pairs:
         d = p2pctl_path(p, c)
         paths["%s %s" % (p, c)] = d
         if result == "EREMOTEIO":
@@ -316,7 +316,7 @@ def cmd_verdicts(args):
             bad += 1
             print("    daemon's reason: %s" % d["reason"])
     save(args[1], paths)
-    print("%d pairs: %d disagreements between the daemon and the kernel" % (len(paths), bad))
+    print("%d pairs: %d disagreements between the daemon and the kernel" % (len(pairs), bad))
     return 1 if bad else 0
 
 
