@@ -2,6 +2,7 @@
  * source, topology installs and rescans, signals, the systemd watchdog and
  * readiness notifications. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +16,20 @@
 #include "context.h"
 #include "handlers.h"
 #include "log.h"
+#include "rescan.h"
 #include "scan.h"
 #include "server.h"
 #include "uevent.h"
+
+/* A client's rescan request waiting for the scan numbered seq. */
+struct rescan_waiter {
+	struct rescan_waiter *next;
+	struct p2pb_deferred *d;
+	uint64_t seq;
+};
+
+static void scan_work(void *userdata, struct p2pb_scan_outcome *o);
+static void on_scan_done(void *userdata, struct p2pb_scan_outcome *o);
 
 uint64_t
 p2pb_now_usec(void)
@@ -40,8 +52,12 @@ p2pb_context_new(const struct p2pb_options *opts, struct p2pb_context **ret)
 		free(c);
 		return -ENOMEM;
 	}
+	c->scan = p2pb_scan;
 	struct p2pb_server_ops ops = { .request = p2pb_handle_request, .userdata = c };
+	struct p2pb_rescan_ops rops = { .work = scan_work, .done = on_scan_done, .userdata = c };
 	int r = p2pb_server_new(c->base, &ops, &c->server);
+	if (r >= 0)
+		r = p2pb_rescan_new(c->base, &rops, &c->rescan);
 	if (r < 0) {
 		p2pb_context_free(c);
 		return r;
@@ -55,6 +71,15 @@ p2pb_context_free(struct p2pb_context *c)
 {
 	if (!c)
 		return NULL;
+	if (c->rescan && p2pb_rescan_running(c->rescan))
+		log_info("waiting for the running scan to end");
+	p2pb_rescan_free(c->rescan);
+	while (c->waiters) {
+		struct rescan_waiter *w = c->waiters;
+		c->waiters = w->next;
+		p2pb_deferred_free(w->d);
+		free(w);
+	}
 	/* Connections first: nothing may outlive the topology it points into. */
 	p2pb_server_free(c->server);
 	p2pb_uevent_free(c->uevent);
@@ -82,6 +107,19 @@ count_providers(const struct p2pb_topology *t)
 	return n;
 }
 
+/* The one step that replaces what every request reads. */
+static void
+install_built(struct p2pb_context *c, struct p2pb_topology *t, struct p2pb_verdict_ctx *v)
+{
+	p2pb_verdict_ctx_free(c->vctx);
+	p2pb_topology_free(c->topo);
+	c->topo = t;
+	c->vctx = v;
+	c->generation++;
+	t->generation = c->generation;
+	c->n_providers = count_providers(t);
+}
+
 int
 p2pb_context_install(struct p2pb_context *c, struct p2pb_topology *t)
 {
@@ -90,13 +128,7 @@ p2pb_context_install(struct p2pb_context *c, struct p2pb_topology *t)
 		p2pb_topology_free(t);
 		return -ENOMEM;
 	}
-	p2pb_verdict_ctx_free(c->vctx);
-	p2pb_topology_free(c->topo);
-	c->topo = t;
-	c->vctx = v;
-	c->generation++;
-	t->generation = c->generation;
-	c->n_providers = count_providers(t);
+	install_built(c, t, v);
 	return 0;
 }
 
@@ -121,36 +153,134 @@ notify_status(const struct p2pb_context *c)
 		   (unsigned long long)c->generation);
 }
 
-int
-p2pb_context_rescan(struct p2pb_context *c, const char *why)
+/* The worker thread's part of a rescan: everything that takes time, the
+ * scan and the verdict context. Reads only c->scan and c->opts, which do not
+ * change while the daemon runs. */
+static void
+scan_work(void *userdata, struct p2pb_scan_outcome *o)
 {
-	const char *root = c->opts.root ? c->opts.root : "/";
+	const struct p2pb_context *c = userdata;
 	uint64_t start = p2pb_now_usec();
 	struct p2pb_topology *t = NULL;
-	int r = p2pb_scan(c->opts.root, &t);
+	int r = c->scan(c->opts.root, &t);
 	if (r < 0) {
-		/* ENOENT: no sys/bus/pci/devices under the root. */
-		const char *hint = r == -ENOENT ? " (no sys/bus/pci/devices there)" : "";
-		if (c->topo)
-			return log_errno(LOG_ERR, r,
-					 "scan of %s%s (%s) failed, keeping generation %llu", root,
-					 hint, why, (unsigned long long)c->generation);
-		return log_errno(LOG_ERR, r, "scan of %s%s (%s) failed", root, hint, why);
+		o->error = r;
+		return;
 	}
-	uint64_t took = p2pb_now_usec() - start;
-	r = p2pb_context_install(c, t);
-	if (r < 0)
-		return log_errno(LOG_ERR, r, "cannot install the topology scanned from %s (%s)",
-				 root, why);
-	c->last_scan_usec = took;
+	o->scan_usec = p2pb_now_usec() - start;
+	o->vctx = p2pb_verdict_ctx_new(t);
+	if (!o->vctx) {
+		p2pb_topology_free(t);
+		o->error = -ENOMEM;
+		return;
+	}
+	o->topo = t;
+}
+
+/* The loop's part: install a finished scan, or log why it failed and put
+ * that into failure (for the replies to waiting clients). */
+static int
+scan_finish(struct p2pb_context *c, struct p2pb_scan_outcome *o, char *failure, size_t size)
+{
+	const char *root = c->opts.root ? c->opts.root : "/";
+	if (o->error) {
+		/* ENOENT: no sys/bus/pci/devices under the root. */
+		const char *hint = o->error == -ENOENT ? " (no sys/bus/pci/devices there)" : "";
+		snprintf(failure, size, "scan of %s%s failed: %s", root, hint, strerror(-o->error));
+		if (c->topo)
+			return log_errno(LOG_ERR, o->error,
+					 "scan of %s%s (%s) failed, keeping generation %llu", root,
+					 hint, o->why, (unsigned long long)c->generation);
+		return log_errno(LOG_ERR, o->error, "scan of %s%s (%s) failed", root, hint, o->why);
+	}
+	install_built(c, o->topo, o->vctx);
+	o->topo = NULL;
+	o->vctx = NULL;
+	c->last_scan_usec = o->scan_usec;
 	log_info("scanned %s (%s): %zu devices, %zu switches, %zu host bridges, %zu providers, "
 		 "%zu warnings in %llu us, generation %llu",
-		 root, why, c->topo->n_devs, c->topo->n_switches, c->topo->n_hostbridges,
-		 c->n_providers, c->topo->n_warnings, (unsigned long long)took,
+		 root, o->why, c->topo->n_devs, c->topo->n_switches, c->topo->n_hostbridges,
+		 c->n_providers, c->topo->n_warnings, (unsigned long long)o->scan_usec,
 		 (unsigned long long)c->generation);
 	log_topology_warnings(c->topo);
 	notify_status(c);
 	return 0;
+}
+
+int
+p2pb_context_rescan(struct p2pb_context *c, const char *why)
+{
+	/* libpci and the scanner serve one scan at a time. */
+	if (c->rescan && p2pb_rescan_running(c->rescan))
+		return -EBUSY;
+	struct p2pb_scan_outcome o = { .why = why };
+	char failure[PATH_MAX + 128];
+	scan_work(c, &o);
+	return scan_finish(c, &o, failure, sizeof(failure));
+}
+
+/* Answers the clients waiting for scans up to seq, in the order they asked. */
+static void
+answer_waiters(struct p2pb_context *c, uint64_t seq, const char *failure)
+{
+	struct rescan_waiter **p = &c->waiters;
+	while (*p) {
+		struct rescan_waiter *w = *p;
+		if (w->seq > seq) {
+			p = &w->next;
+			continue;
+		}
+		*p = w->next;
+		p2pb_handle_rescan_done(c, w->d, failure);
+		free(w);
+	}
+}
+
+static void
+on_scan_done(void *userdata, struct p2pb_scan_outcome *o)
+{
+	struct p2pb_context *c = userdata;
+	char failure[PATH_MAX + 128];
+	int r = scan_finish(c, o, failure, sizeof(failure));
+	answer_waiters(c, o->seq, r < 0 ? failure : NULL);
+	if (c->reload_seq && o->seq >= c->reload_seq) {
+		c->reload_seq = 0;
+		sd_notify(0, "READY=1");
+	}
+}
+
+static int
+request_scan(struct p2pb_context *c, const char *why, struct p2pb_deferred *d, uint64_t *ret_seq)
+{
+	struct rescan_waiter *w = NULL;
+	if (d && !(w = calloc(1, sizeof(*w))))
+		return -ENOMEM;
+	uint64_t seq;
+	int r = p2pb_rescan_request(c->rescan, why, &seq);
+	if (r < 0) {
+		free(w);
+		return log_errno(LOG_ERR, r, "cannot start a rescan (%s)", why);
+	}
+	log_debug(r == 0 ? "rescan %llu (%s) started"
+			 : "rescan %llu (%s) will follow the running one",
+		  (unsigned long long)seq, why);
+	if (w) {
+		struct rescan_waiter **p = &c->waiters;
+		while (*p)
+			p = &(*p)->next;
+		w->d = d;
+		w->seq = seq;
+		*p = w;
+	}
+	*ret_seq = seq;
+	return 0;
+}
+
+int
+p2pb_context_request_rescan(struct p2pb_context *c, const char *why, struct p2pb_deferred *d)
+{
+	uint64_t seq;
+	return request_scan(c, why, d, &seq);
 }
 
 static void
@@ -166,15 +296,18 @@ static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct p2pb_context *c = arg;
+	uint64_t seq;
 	sd_notify(0, "RELOADING=1");
-	p2pb_context_rescan(c, "SIGHUP");
-	sd_notify(0, "READY=1");
+	if (request_scan(c, "SIGHUP", NULL, &seq) < 0)
+		sd_notify(0, "READY=1");
+	else
+		c->reload_seq = seq; /* READY=1 once it has ended */
 }
 
 static void
 on_uevent(void *arg)
 {
-	p2pb_context_rescan(arg, "PCI uevent");
+	p2pb_context_request_rescan(arg, "PCI uevent", NULL);
 }
 
 static void

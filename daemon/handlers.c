@@ -479,14 +479,30 @@ out:
 
 /* --- rescan ------------------------------------------------------------------------ */
 
+/* The scan runs on a worker thread (daemon/rescan.h) while the loop serves
+ * other clients: the reply is deferred until a scan begun after this request
+ * has been installed or has failed (p2pb_handle_rescan_done). */
 static int
 handle_rescan(struct p2pb_context *ctx, struct p2pb_conn *conn, const Request *req,
 	      struct p2pb_reply *r)
 {
-	int rc = p2pb_context_rescan(ctx, "client request");
+	struct p2pb_deferred *d;
+	int rc = p2pb_conn_defer(conn, &d);
 	if (rc < 0)
-		return REFUSE(r, INTERNAL, "rescan failed (%s); still serving generation %llu",
-			      strerror(-rc), (unsigned long long)ctx->generation);
+		return rc;
+	rc = p2pb_context_request_rescan(ctx, "client request", d);
+	if (rc < 0) {
+		p2pb_reply_status(p2pb_deferred_reply(d), ST(INTERNAL),
+				  "cannot start a rescan (%s); still serving generation %llu",
+				  strerror(-rc), (unsigned long long)ctx->generation);
+		p2pb_deferred_finish(d);
+	}
+	return 0;
+}
+
+static int
+fill_rescan(struct p2pb_context *ctx, struct p2pb_reply *r)
+{
 	P2pbroker__V1__RescanReply *m = NEW(r, rescan_reply);
 	if (!m)
 		return -ENOMEM;
@@ -496,6 +512,21 @@ handle_rescan(struct p2pb_context *ctx, struct p2pb_conn *conn, const Request *r
 	r->msg.body_case = P2PBROKER__V1__REPLY__BODY_RESCAN;
 	r->msg.rescan = m;
 	return 0;
+}
+
+void
+p2pb_handle_rescan_done(struct p2pb_context *ctx, struct p2pb_deferred *d, const char *failure)
+{
+	struct p2pb_reply *r = p2pb_deferred_reply(d);
+	if (failure)
+		p2pb_reply_status(r, ST(INTERNAL),
+				  "rescan failed: %s; still serving generation %llu", failure,
+				  (unsigned long long)ctx->generation);
+	else if (p2pb_deferred_connected(d) && fill_rescan(ctx, r) < 0)
+		p2pb_reply_status(r, ST(INTERNAL), "cannot build the rescan reply: %s",
+				  strerror(ENOMEM));
+	if (p2pb_deferred_finish(d) == -ENOTCONN)
+		log_debug("a client hung up before its rescan ended");
 }
 
 /* --- dispatch ---------------------------------------------------------------------- */

@@ -56,6 +56,20 @@ struct p2pb_conn {
 	struct pending_reply pending[P2PB_CONN_MAX_PIPELINE];
 	size_t p_head, p_count;
 	uint64_t n_requests;
+
+	/* The request whose reply is deferred: nothing more is read out of
+	 * the input buffer until it is answered, so replies keep their order. */
+	struct p2pb_deferred *deferred;
+	uint64_t n_deferred;
+	bool in_request; /* inside ops.request for handling_id */
+	uint64_t handling_id;
+	int error; /* set when a deferred reply could not be queued */
+};
+
+struct p2pb_deferred {
+	struct p2pb_conn *conn; /* NULL once the client has gone */
+	uint64_t id;
+	struct p2pb_reply reply;
 };
 
 struct listener {
@@ -208,6 +222,8 @@ conn_free(struct p2pb_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->n_conns--;
+	if (c->deferred)
+		c->deferred->conn = NULL; /* its holder finds out when it finishes */
 	for (size_t i = 0; i < c->p_count; i++) {
 		struct pending_reply *p = &c->pending[(c->p_head + i) % P2PB_CONN_MAX_PIPELINE];
 		for (size_t j = 0; j < p->n_fds; j++)
@@ -335,8 +351,13 @@ conn_handle_frame(struct p2pb_conn *c, const uint8_t *data, size_t len)
 		struct p2pb_reply reply;
 		reply_init(&reply);
 		c->n_requests++;
+		uint64_t deferrals = c->n_deferred;
+		c->in_request = true;
+		c->handling_id = req->id;
 		c->server->ops.request(c->server->ops.userdata, c, req, &reply);
-		r = conn_queue_reply(c, &reply, req->id);
+		c->in_request = false;
+		/* A deferred request is answered by p2pb_deferred_finish(). */
+		r = c->n_deferred == deferrals ? conn_queue_reply(c, &reply, req->id) : 0;
 		reply_done(&reply);
 	}
 	protobuf_c_message_free_unpacked(&req->base, NULL);
@@ -349,7 +370,7 @@ static int
 conn_process(struct p2pb_conn *c)
 {
 	int handled = 0;
-	while (!c->closing && c->p_count < P2PB_CONN_MAX_PIPELINE) {
+	while (!c->closing && !c->deferred && c->p_count < P2PB_CONN_MAX_PIPELINE) {
 		size_t have = evbuffer_get_length(c->in);
 		unsigned char h[P2PB_FRAME_HEADER];
 		if (have < P2PB_FRAME_HEADER)
@@ -530,6 +551,10 @@ conn_update_events(struct p2pb_conn *c)
 static void
 conn_service(struct p2pb_conn *c)
 {
+	if (c->error) {
+		conn_drop(c, c->error, "cannot queue deferred reply");
+		return;
+	}
 	for (;;) {
 		int r = conn_process(c);
 		if (r < 0) {
@@ -550,7 +575,9 @@ conn_service(struct p2pb_conn *c)
 			    "disconnecting it",
 			    (int)c->cred.pid, (unsigned)c->cred.uid, q, P2PB_CONN_MAX_QUEUED_BYTES);
 		conn_free(c);
-	} else if (q == 0 && (c->closing || c->read_eof)) {
+	} else if (q == 0 && !c->deferred && (c->closing || c->read_eof)) {
+		/* A client that shut its write side still gets its deferred
+		 * reply; one that is gone makes the write of it fail. */
 		conn_drop(c, 0, c->closing ? "refused request" : "end of input");
 	} else {
 		conn_update_events(c);
@@ -636,6 +663,85 @@ size_t
 p2pb_conn_queued_bytes(const struct p2pb_conn *c)
 {
 	return evbuffer_get_length(c->out);
+}
+
+/* --- deferred replies ------------------------------------------------------ */
+
+int
+p2pb_conn_defer(struct p2pb_conn *c, struct p2pb_deferred **ret)
+{
+	if (!c->in_request || c->deferred)
+		return -EINVAL;
+	struct p2pb_deferred *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->conn = c;
+	d->id = c->handling_id;
+	reply_init(&d->reply);
+	c->deferred = d;
+	c->n_deferred++;
+	*ret = d;
+	return 0;
+}
+
+struct p2pb_reply *
+p2pb_deferred_reply(struct p2pb_deferred *d)
+{
+	return &d->reply;
+}
+
+bool
+p2pb_deferred_connected(const struct p2pb_deferred *d)
+{
+	return d->conn != NULL;
+}
+
+/* Detaches d from its connection and has the loop service the connection
+ * again (never from here: the caller may be inside that connection's own
+ * request callback, or iterating over other tokens). */
+static struct p2pb_conn *
+deferred_detach(struct p2pb_deferred *d)
+{
+	struct p2pb_conn *c = d->conn;
+	if (c) {
+		c->deferred = NULL;
+		d->conn = NULL;
+		event_active(c->wev, EV_WRITE, 1);
+	}
+	return c;
+}
+
+static void
+deferred_release(struct p2pb_deferred *d)
+{
+	reply_done(&d->reply);
+	free(d);
+}
+
+int
+p2pb_deferred_finish(struct p2pb_deferred *d)
+{
+	struct p2pb_conn *c = deferred_detach(d);
+	int r = -ENOTCONN;
+	if (c) {
+		r = conn_queue_reply(c, &d->reply, d->id);
+		if (r < 0)
+			c->error = r;
+	}
+	deferred_release(d);
+	return r;
+}
+
+struct p2pb_deferred *
+p2pb_deferred_free(struct p2pb_deferred *d)
+{
+	if (!d)
+		return NULL;
+	struct p2pb_conn *c = deferred_detach(d);
+	if (c)
+		c->closing = true; /* its later replies would answer the wrong requests */
+	deferred_release(d);
+	return NULL;
 }
 
 /* --- listeners ------------------------------------------------------------ */

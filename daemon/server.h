@@ -13,6 +13,7 @@
 struct event_base;
 struct p2pb_server;
 struct p2pb_conn;
+struct p2pb_deferred;
 
 /* Per-connection limits; see docs/protocol.md. */
 #define P2PB_MAX_CLIENTS 256
@@ -88,3 +89,29 @@ uid_t p2pb_conn_uid(const struct p2pb_conn *c);
 gid_t p2pb_conn_gid(const struct p2pb_conn *c);
 /* Reply bytes queued and not yet written to the peer. */
 size_t p2pb_conn_queued_bytes(const struct p2pb_conn *c);
+
+/* Deferred replies, for requests answered after work done off the event loop
+ * (a rescan). Called from inside the request callback, p2pb_conn_defer()
+ * turns the request being handled into a token: the reply the callback was
+ * given is then discarded and the answer goes out with p2pb_deferred_finish().
+ * Until then the server takes no further requests from that client (they wait
+ * in its input buffer), so its replies stay in request order; other clients
+ * are served as usual. Returns 0 or -errno: -EINVAL outside the request
+ * callback or when this request is already deferred, -ENOMEM; *ret untouched
+ * on failure. */
+int p2pb_conn_defer(struct p2pb_conn *c, struct p2pb_deferred **ret);
+/* The reply to fill before finishing (status OK, no body, no message). */
+struct p2pb_reply *p2pb_deferred_reply(struct p2pb_deferred *d);
+/* Whether the client that asked is still connected. A token outlives its
+ * connection: a client may hang up while its reply is deferred. */
+bool p2pb_deferred_connected(const struct p2pb_deferred *d);
+/* Queues the reply (when the client is still connected), lets the client's
+ * next requests be handled from the event loop and frees d. May be called
+ * from inside the request callback that deferred. Returns 0, -ENOTCONN when
+ * the client has gone (the reply is dropped), or -errno when the reply could
+ * not be queued (the client is then disconnected). */
+int p2pb_deferred_finish(struct p2pb_deferred *d);
+/* Gives up on d without replying (shutdown). Replies being in order, the
+ * client's connection then closes once its queued replies are written.
+ * Accepts NULL; returns NULL. */
+struct p2pb_deferred *p2pb_deferred_free(struct p2pb_deferred *d);
