@@ -1,9 +1,11 @@
 /* test_server.c - unit tests for the socket server (daemon/server.c): framing
- * limits, the validation ladder, fd passing, slow clients, socket binding.
+ * limits, the validation ladder, fd passing, slow clients, deferred replies,
+ * socket binding.
  * Includes server.c so that internal counters can be checked (chrony style). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <poll.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -24,10 +26,31 @@ struct fixture {
 	int fd_to_pass;		/* attached to RESCAN replies */
 	size_t fds_per_reply;	/* how many times fd_to_pass is attached */
 	int attach_results[P2PB_MAX_FDS_PER_REPLY + 4];
+	struct p2pb_deferred *deferred; /* the MATRIX request being deferred */
+	bool finish_inside;		/* answer it from inside the callback */
+	int defer_result, defer_again_result, finish_result;
 };
 
+/* MATRIX: the reply is deferred, and answered at once when finish_inside. */
+static void
+fake_defer(struct fixture *f, struct p2pb_conn *conn)
+{
+	struct p2pb_deferred *d = NULL, *again = NULL;
+	f->defer_result = p2pb_conn_defer(conn, &d);
+	f->defer_again_result = p2pb_conn_defer(conn, &again);
+	assert_null(again);
+	if (f->defer_result < 0)
+		return;
+	if (f->finish_inside) {
+		p2pb_reply_status(p2pb_deferred_reply(d), ST(OK), "at once");
+		f->finish_result = p2pb_deferred_finish(d);
+	} else {
+		f->deferred = d;
+	}
+}
+
 /* A stand-in for the handlers: STATUS says hello, TOPOLOGY produces a large
- * reply, RESCAN passes fds. */
+ * reply, RESCAN passes fds, MATRIX is deferred. */
 static void
 fake_request(void *userdata, struct p2pb_conn *conn, const P2pbroker__V1__Request *req,
 	     struct p2pb_reply *r)
@@ -48,6 +71,11 @@ fake_request(void *userdata, struct p2pb_conn *conn, const P2pbroker__V1__Reques
 	case BODY(RESCAN):
 		for (size_t i = 0; i < f->fds_per_reply; i++)
 			f->attach_results[i] = p2pb_reply_attach_fd(r, f->fd_to_pass);
+		break;
+	case BODY(MATRIX):
+		/* What the callback wrote must never be sent once deferred. */
+		p2pb_reply_status(r, ST(INTERNAL), "discarded");
+		fake_defer(f, conn);
 		break;
 	default:
 		p2pb_reply_status(r, ST(INVALID_REQUEST), "not in this test");
@@ -390,6 +418,185 @@ test_replies_after_half_close(void **state)
 	assert_int_equal(p2pb_server_n_clients(f->server), 0);
 }
 
+/* --- deferred replies ------------------------------------------------------ */
+
+static void
+send_req(struct fixture *f, int fd, uint64_t id, P2pbroker__V1__Request__BodyCase body)
+{
+	P2pbroker__V1__Request req = wire_request(id, body);
+	wire_send_request(f->base, fd, &req);
+}
+
+/* Turns the loop, then checks that nothing has arrived on fd. */
+static void
+assert_nothing_to_read(struct fixture *f, int fd)
+{
+	wire_pump(f->base);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 0), 0);
+}
+
+static void
+expect_reply(struct fixture *f, int fd, uint64_t id, const char *message)
+{
+	P2pbroker__V1__Reply *r = wire_recv_reply(f->base, fd, NULL, NULL);
+	assert_non_null(r);
+	assert_int_equal(r->id, id);
+	assert_string_equal(r->message, message);
+	p2pbroker__v1__reply__free_unpacked(r, NULL);
+}
+
+/* A deferred request holds back the same client's later requests (replies
+ * stay in request order) but not other clients; once finished, the client's
+ * replies arrive in order, the deferred one first. */
+static void
+test_deferred_reply_keeps_order(void **state)
+{
+	struct fixture *f = *state;
+	int a = f->sv[0];
+	send_req(f, a, 1, BODY(MATRIX));
+	send_req(f, a, 2, BODY(STATUS));
+	assert_nothing_to_read(f, a);
+	assert_int_equal(f->defer_result, 0);
+	assert_int_equal(f->defer_again_result, -EINVAL);
+	assert_non_null(f->deferred);
+	assert_true(p2pb_deferred_connected(f->deferred));
+	assert_int_equal(f->calls, 1); /* request 2 waits in the input buffer */
+
+	int b = add_client(f);
+	P2pbroker__V1__Reply *r = roundtrip(f, b, 50, BODY(STATUS));
+	assert_non_null(r);
+	assert_string_equal(r->message, "hello 50");
+	p2pbroker__v1__reply__free_unpacked(r, NULL);
+	assert_nothing_to_read(f, a);
+
+	p2pb_reply_status(p2pb_deferred_reply(f->deferred), ST(OK), "later");
+	assert_int_equal(p2pb_deferred_finish(f->deferred), 0);
+	f->deferred = NULL;
+	expect_reply(f, a, 1, "later");
+	expect_reply(f, a, 2, "hello 2");
+	assert_int_equal(f->calls, 3);
+	close(b);
+}
+
+/* Finishing from inside the request callback sends exactly one reply, in
+ * its place. */
+static void
+test_deferred_finished_inside_callback(void **state)
+{
+	struct fixture *f = *state;
+	f->finish_inside = true;
+	send_req(f, f->sv[0], 7, BODY(MATRIX));
+	send_req(f, f->sv[0], 8, BODY(STATUS));
+	expect_reply(f, f->sv[0], 7, "at once");
+	expect_reply(f, f->sv[0], 8, "hello 8");
+	assert_int_equal(f->finish_result, 0);
+	assert_nothing_to_read(f, f->sv[0]);
+}
+
+/* Deferring is only possible for the request being handled. */
+static void
+test_defer_outside_callback_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct p2pb_deferred *d = NULL;
+	assert_int_equal(p2pb_conn_defer(f->server->conns, &d), -EINVAL);
+	assert_null(d);
+}
+
+/* A client that half-closes after a deferred request still gets the reply. */
+static void
+test_deferred_reply_after_half_close(void **state)
+{
+	struct fixture *f = *state;
+	send_req(f, f->sv[0], 3, BODY(MATRIX));
+	shutdown(f->sv[0], SHUT_WR);
+	assert_nothing_to_read(f, f->sv[0]);
+	assert_int_equal(p2pb_server_n_clients(f->server), 1);
+	p2pb_reply_status(p2pb_deferred_reply(f->deferred), ST(OK), "still here");
+	assert_int_equal(p2pb_deferred_finish(f->deferred), 0);
+	f->deferred = NULL;
+	expect_reply(f, f->sv[0], 3, "still here");
+	assert_null(wire_recv_reply(f->base, f->sv[0], NULL, NULL));
+	assert_int_equal(p2pb_server_n_clients(f->server), 0);
+}
+
+/* A client that hangs up (here with a reply left unread, which resets the
+ * connection) is freed at once; its token stays valid, says so, and
+ * finishing it drops the reply. */
+static void
+test_deferred_client_gone(void **state)
+{
+	struct fixture *f = *state;
+	send_req(f, f->sv[0], 1, BODY(STATUS));
+	send_req(f, f->sv[0], 2, BODY(MATRIX));
+	wire_pump(f->base);
+	assert_non_null(f->deferred);
+	close(f->sv[0]);
+	f->sv[0] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0); /* for teardown */
+	wire_pump(f->base);
+	assert_int_equal(p2pb_server_n_clients(f->server), 0);
+	assert_false(p2pb_deferred_connected(f->deferred));
+	p2pb_reply_status(p2pb_deferred_reply(f->deferred), ST(OK), "nobody");
+	assert_int_equal(p2pb_deferred_finish(f->deferred), -ENOTCONN);
+	f->deferred = NULL;
+}
+
+/* A client that closes without unread replies is noticed when its deferred
+ * reply cannot be written; the server outliving it or not, nothing leaks. */
+static void
+test_deferred_client_closed_then_finished(void **state)
+{
+	struct fixture *f = *state;
+	send_req(f, f->sv[0], 4, BODY(MATRIX));
+	wire_pump(f->base);
+	close(f->sv[0]);
+	f->sv[0] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	wire_pump(f->base);
+	/* End of input alone does not end a client that waits for a reply. */
+	assert_int_equal(p2pb_server_n_clients(f->server), 1);
+	assert_true(p2pb_deferred_connected(f->deferred));
+	p2pb_reply_status(p2pb_deferred_reply(f->deferred), ST(OK), "too late");
+	assert_int_equal(p2pb_deferred_finish(f->deferred), 0);
+	f->deferred = NULL;
+	wire_pump(f->base);
+	assert_int_equal(p2pb_server_n_clients(f->server), 0);
+}
+
+/* Tokens outlive the server (shutdown with a scan still running). */
+static void
+test_deferred_outlives_server(void **state)
+{
+	struct fixture *f = *state;
+	send_req(f, f->sv[0], 5, BODY(MATRIX));
+	wire_pump(f->base);
+	assert_non_null(f->deferred);
+	p2pb_server_free(f->server);
+	f->server = NULL;
+	assert_false(p2pb_deferred_connected(f->deferred));
+	assert_int_equal(p2pb_deferred_finish(f->deferred), -ENOTCONN);
+	f->deferred = NULL;
+	assert_null(p2pb_deferred_free(NULL));
+}
+
+/* Giving up on a deferred reply closes the client's connection after what
+ * was queued before it: a later reply would answer the wrong request. */
+static void
+test_deferred_free_closes_connection(void **state)
+{
+	struct fixture *f = *state;
+	send_req(f, f->sv[0], 1, BODY(STATUS));
+	send_req(f, f->sv[0], 2, BODY(MATRIX));
+	send_req(f, f->sv[0], 3, BODY(STATUS));
+	expect_reply(f, f->sv[0], 1, "hello 1");
+	assert_non_null(f->deferred);
+	assert_null(p2pb_deferred_free(f->deferred));
+	f->deferred = NULL;
+	assert_null(wire_recv_reply(f->base, f->sv[0], NULL, NULL));
+	assert_int_equal(p2pb_server_n_clients(f->server), 0);
+	assert_int_equal(f->calls, 2);
+}
+
 /* --- binding a path ------------------------------------------------------- */
 
 static void
@@ -473,6 +680,19 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_stuck_client_is_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replies_after_half_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_reply_keeps_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_finished_inside_callback, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_defer_outside_callback_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_reply_after_half_close, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_client_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_client_closed_then_finished, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_outlives_server, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_free_closes_connection, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_listen_path, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
