@@ -32,9 +32,10 @@ fuzz_fail_at(const char *file, int line, const char *expr, const char *fmt, ...)
 			fuzz_fail_at(__FILE__, __LINE__, #cond, __VA_ARGS__);                      \
 	} while (0)
 
-/* The lowest free descriptor number. Taken once before the first input and
- * compared after each one: any descriptor the code under test forgot to
- * close shows up as a higher number. */
+/* The lowest free descriptor number. Taken as an input starts and compared
+ * when it is done: a descriptor the code under test forgot to close shows up
+ * as a higher number. Per input, not once: the sanitizer runtime may open
+ * descriptors of its own between inputs (a symbolizer's pipes). */
 static inline int
 fuzz_lowest_free_fd(void)
 {
@@ -50,8 +51,8 @@ fuzz_check_no_fd_leak(int baseline, const char *where)
 {
 	int now = fuzz_lowest_free_fd();
 
-	FUZZ_CHECK(now <= baseline, "%s: descriptor %d was free before and is left open", where,
-		   baseline);
-	FUZZ_CHECK(now >= baseline, "%s: descriptor %d was in use before and has been closed",
-		   where, now);
+	FUZZ_CHECK(now <= baseline, "%s: descriptor %d was free before the input and is left open",
+		   where, baseline);
+	FUZZ_CHECK(now >= baseline,
+		   "%s: descriptor %d was in use before the input and has been closed", where, now);
 }

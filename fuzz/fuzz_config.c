@@ -107,7 +107,6 @@ static const struct layout {
 static struct {
 	struct tree trees[N_LAYOUTS];
 	char config[N_LAYOUTS][PATH_MAX];
-	int fd_baseline;
 } h;
 
 static void
@@ -145,7 +144,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 			  "sys/bus/pci/devices/%s/config", layouts[i].target);
 	}
 	atexit(remove_trees);
-	h.fd_baseline = fuzz_lowest_free_fd();
 	return 0;
 }
 
@@ -278,6 +276,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
+	int fd_before = fuzz_lowest_free_fd();
 	size_t which = data[0] % N_LAYOUTS;
 	const struct layout *l = &layouts[which];
 	const uint8_t *cfg = data + 1;
@@ -302,6 +301,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_model(t);
 	check_verdicts(t);
 	p2pb_topology_free(t);
-	fuzz_check_no_fd_leak(h.fd_baseline, "after a scan");
+	fuzz_check_no_fd_leak(fd_before, "after a scan");
 	return 0;
 }

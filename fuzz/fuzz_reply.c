@@ -27,7 +27,6 @@
 
 typedef P2pbroker__V1__Reply Reply;
 
-static int fd_baseline = -1;
 /* Reading every answer field into here keeps the reads from being optimised
  * away, so ASan sees each of them. */
 static volatile uint64_t sink;
@@ -290,8 +289,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1 || size > MAX_FUZZ_INPUT)
 		return 0;
-	if (fd_baseline < 0)
-		fd_baseline = fuzz_lowest_free_fd();
+	int fd_before = fuzz_lowest_free_fd();
 	uint8_t ctl = data[0];
 	const uint8_t *payload = data + 1;
 	size_t len = size - 1;
@@ -354,6 +352,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p2pbroker__v1__reply__free_unpacked(w, NULL);
 	p2pb_disconnect(c);
 	close(sv[1]);
-	fuzz_check_no_fd_leak(fd_baseline, calls[which].name);
+	fuzz_check_no_fd_leak(fd_before, calls[which].name);
 	return 0;
 }

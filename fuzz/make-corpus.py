@@ -12,6 +12,7 @@ replacing what is there. Replies carry timings, so seeds differ from run to run 
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import socket
 import struct
@@ -34,6 +35,8 @@ FDS_SHIFT = 4
 # fuzz_config's first byte: which tree the config goes into.
 LAYOUT_ALONE, LAYOUT_ENDPOINT, LAYOUT_BRIDGE = 0, 1, 2
 CONFIG_SEEDS = 14
+MAX_REQUEST_BYTES = 64 * 1024  # daemon/protocol.h
+BDF = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
 
 
 def fixture(name, tmp):
@@ -49,7 +52,7 @@ def fixture(name, tmp):
 
 def devices(root):
     d = os.path.join(root, "sys", "bus", "pci", "devices")
-    return sorted(e for e in os.listdir(d) if len(e) == 12)
+    return sorted(e for e in os.listdir(d) if BDF.fullmatch(e))
 
 
 def bdf_fields(name):
@@ -88,8 +91,8 @@ def reset(target):
 
 # --- requests ---------------------------------------------------------------------------
 
-def request_seeds(root):
-    """Valid requests of every type on the fixture fuzz_request serves, and each refusal."""
+def request_seeds(root, damaged):
+    """Valid requests of every type on the fixtures fuzz_request serves, and each refusal."""
     devs = devices(root)
     providers = [d for d in devs if is_provider(root, d)]
     ends = [d for d in devs if d not in providers]
@@ -118,6 +121,17 @@ def request_seeds(root):
     for i, client in enumerate(ends[:: max(1, len(ends) // 6)]):
         prov = providers[i % len(providers)]
         seeds[f"path-{i}"] = wire.request(20 + i, wire.PATH, path_body(prov, client))
+    # The damaged tree's functions, whose data the scanner only half knows.
+    bad = devices(damaged)
+    for i, (a, b) in enumerate(zip(bad[1::7], bad[4::7])):
+        seeds[f"damaged-path-{i}"] = wire.request(40 + i, wire.PATH, path_body(a, b))
+    seeds["damaged-providers"] = wire.request(50, wire.PROVIDERS, providers_body(bad[-3:]))
+    # One byte over the limit: refused unread, then the daemon hangs up.
+    status = wire.request(60, wire.STATUS)
+    tag = wire.varint(99 << 3 | 2)  # an unknown field the padding rides in
+    pad = MAX_REQUEST_BYTES + 1 - len(status) - len(tag) - 3
+    seeds["too-large"] = status + tag + wire.varint(pad) + bytes(pad)
+    assert len(seeds["too-large"]) == MAX_REQUEST_BYTES + 1
     return seeds
 
 
@@ -145,8 +159,18 @@ def exchange(s, payload):
     return wire.recv_exact(s, n)
 
 
-def reply_seeds(daemon, root, tmp):
+def reply_seeds(daemon, root, damaged, tmp):
     """Replies of the real daemon to the calls the library makes, all with id 1."""
+    seeds = {}
+    proc, s = start_daemon(daemon, damaged, tmp)
+    try:
+        # Warnings, devices without config, unknown parents.
+        seeds["topology-damaged"] = bytes([CALLS["topology"]]) + exchange(
+            s, wire.request(1, wire.TOPOLOGY))
+    finally:
+        s.close()
+        proc.terminate()
+        proc.wait()
     proc, s = start_daemon(daemon, root, tmp)
     try:
         devs = devices(root)
@@ -164,7 +188,6 @@ def reply_seeds(daemon, root, tmp):
             "path-not-found": ("path", wire.request(1, wire.PATH, path_body(
                 providers[0], None) + wire.field_bytes(2, wire.bdf(9, 9, 9, 1)))),
         }
-        seeds = {}
         for name, (call, req) in asks.items():
             rep = exchange(s, req)
             ctl = CALLS[call]
@@ -235,8 +258,8 @@ def main():
     try:
         roots = [fixture(n, tmp) for n in ("dualsocket", "damaged", "qemu", "workstation")]
         out = {
-            "fuzz_request": request_seeds(roots[0]),
-            "fuzz_reply": reply_seeds(args.daemon, roots[2], tmp),
+            "fuzz_request": request_seeds(roots[0], roots[1]),
+            "fuzz_reply": reply_seeds(args.daemon, roots[2], roots[1], tmp),
             "fuzz_config": config_seeds([roots[1], roots[0], roots[3], roots[2]]),
         }
         for target, seeds in out.items():
