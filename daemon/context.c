@@ -219,7 +219,7 @@ p2pb_context_rescan(struct p2pb_context *c, const char *why)
 	return scan_finish(c, &o, failure, sizeof(failure));
 }
 
-/* Answers the clients waiting for scans up to seq, in the order they asked. */
+/* Answers the clients waiting for scans up to seq. */
 static void
 answer_waiters(struct p2pb_context *c, uint64_t seq, const char *failure)
 {
@@ -265,12 +265,12 @@ request_scan(struct p2pb_context *c, const char *why, struct p2pb_deferred *d, u
 			 : "rescan %llu (%s) will follow the running one",
 		  (unsigned long long)seq, why);
 	if (w) {
-		struct rescan_waiter **p = &c->waiters;
-		while (*p)
-			p = &(*p)->next;
+		/* Each waiter is a different client (one deferred request per
+		 * connection), so the order they are answered in is free. */
 		w->d = d;
 		w->seq = seq;
-		*p = w;
+		w->next = c->waiters;
+		c->waiters = w;
 	}
 	*ret_seq = seq;
 	return 0;

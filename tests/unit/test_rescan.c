@@ -18,6 +18,7 @@
 #include "scan.h"
 #include "server.h"
 #include "topology.h"
+#include "sysfs_tree.h"
 #include "wire.h"
 
 #define ST(x)	P2PBROKER__V1__STATUS_CODE__STATUS_##x
@@ -277,6 +278,38 @@ test_real_scan_failure_says_why(void **state)
 	assert_int_equal(f->ctx->generation, 1);
 }
 
+/* The real scanner on the worker thread, on a tree where libpci's error
+ * callback fires (a missing vendor file): the scan survives it there as on
+ * the loop thread, twice in a row, and the result is installed. */
+static void
+test_real_scan_with_libpci_error(void **state)
+{
+	struct fixture *f = *state;
+	struct tree t;
+	struct cfg hb, ep;
+	tree_init(&t);
+	cfg_init(&hb, 0x8086, 0x1237, 0x060000, 2, 0, 256);
+	cfg_init(&ep, 0x144d, 0xa824, 0x010802, 1, 0, 4096);
+	tree_add(&t, "pci0000:00", "0000:00:00.0", &hb);
+	tree_add(&t, "pci0000:00", "0000:00:03.0", &ep);
+	tree_remove(&t, "0000:00:03.0", "vendor");
+	f->ctx->scan = p2pb_scan;
+	f->ctx->opts.root = t.root;
+	for (uint64_t id = 1; id <= 2; id++) {
+		send_req(f, 0, id, BODY(RESCAN));
+		expect_rescan_ok(f, 0, id, 1 + id, 2);
+	}
+	const struct p2pb_topology *topo = f->ctx->topo;
+	int d = p2pb_topology_find(topo, (struct p2pb_bdf){ .dev = 3 });
+	assert_true(d >= 0);
+	assert_int_equal(topo->devs[d].vendor, 0x144d);
+	bool seen = false;
+	for (size_t i = 0; i < topo->n_warnings; i++)
+		seen |= topo->warnings[i].dev == d && strstr(topo->warnings[i].message, "libpci");
+	assert_true(seen);
+	tree_cleanup(&t);
+}
+
 /* A client that hangs up while its rescan runs costs nothing: the scan is
  * installed, the others are served, the connection is gone. */
 static void
@@ -368,6 +401,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failed_rescan_answers_waiters, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_real_scan_failure_says_why, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_real_scan_with_libpci_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hang_up_while_deferred, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_while_scanning, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_scan_refused_while_worker_runs, setup,
