@@ -159,28 +159,65 @@ def exchange(s, payload):
     return wire.recv_exact(s, n)
 
 
-def reply_seeds(daemon, root, damaged, tmp):
+class Daemon:
+    """The real daemon on a fixture, with one connection, for as long as a with-block."""
+
+    def __init__(self, path, root, tmp):
+        self.path, self.root, self.tmp = path, root, tmp
+
+    def __enter__(self):
+        self.proc, self.sock = start_daemon(self.path, self.root, self.tmp)
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+        self.proc.terminate()
+        self.proc.wait()
+
+    def ask(self, call, req):
+        """fuzz_reply's input for this reply: the call's control byte, then the reply."""
+        return bytes([CALLS[call]]) + exchange(self.sock, req)
+
+
+def path_fields(reply):
+    """Field numbers present in a path reply's body."""
+    body = wire.decode(reply[1:]).get(12, b"")
+    nums, i = set(), 0
+    while i < len(body):
+        key, i = wire._varint_at(body, i)
+        nums.add(key >> 3)
+        if key & 7 == 0:
+            _, i = wire._varint_at(body, i)
+        else:
+            n, i = wire._varint_at(body, i)
+            i += n
+    return nums
+
+
+def reply_seeds(daemon, roots, tmp):
     """Replies of the real daemon to the calls the library makes, all with id 1."""
     seeds = {}
-    proc, s = start_daemon(daemon, damaged, tmp)
-    try:
+    with Daemon(daemon, roots["damaged"], tmp) as d:
         # Warnings, devices without config, unknown parents.
-        seeds["topology-damaged"] = bytes([CALLS["topology"]]) + exchange(
-            s, wire.request(1, wire.TOPOLOGY))
-    finally:
-        s.close()
-        proc.terminate()
-        proc.wait()
-    proc, s = start_daemon(daemon, root, tmp)
-    try:
-        devs = devices(root)
-        providers = [d for d in devs if is_provider(root, d)]
-        ends = [d for d in devs if d not in providers]
+        seeds["topology-damaged"] = d.ask("topology", wire.request(1, wire.TOPOLOGY))
+    with Daemon(daemon, roots["acsredir"], tmp) as d:
+        # A path that lists bridges with ACS redirect and their registers.
+        devs = [x for x in devices(d.root) if is_provider(d.root, x)] + devices(d.root)
+        for a in devs:
+            for b in devs:
+                rep = d.ask("path", wire.request(1, wire.PATH, path_body(a, b)))
+                if {6, 7, 8} <= path_fields(rep):
+                    seeds["path-acs"] = rep
+                    break
+            if "path-acs" in seeds:
+                break
+    with Daemon(daemon, roots["qemu"], tmp) as d:
+        devs = devices(d.root)
+        providers = [x for x in devs if is_provider(d.root, x)]
         asks = {
             "status": ("status", wire.request(1, wire.STATUS)),
             "topology": ("topology", wire.request(1, wire.TOPOLOGY)),
             "path": ("path", wire.request(1, wire.PATH, path_body(providers[0], providers[-1]))),
-            "path-acs": ("path", wire.request(1, wire.PATH, path_body(providers[0], ends[-1]))),
             "providers": ("providers", wire.request(1, wire.PROVIDERS,
                                                     providers_body(providers[:2]))),
             "matrix": ("matrix", wire.request(1, wire.MATRIX)),
@@ -189,22 +226,16 @@ def reply_seeds(daemon, root, damaged, tmp):
                 providers[0], None) + wire.field_bytes(2, wire.bdf(9, 9, 9, 1)))),
         }
         for name, (call, req) in asks.items():
-            rep = exchange(s, req)
-            ctl = CALLS[call]
-            seeds[name] = bytes([ctl]) + rep
-        # The same status reply as a raw stream (framing included), and one that
-        # announces a descriptor which the fake daemon passes.
-        status = seeds["status"][1:]
-        seeds["status-raw"] = bytes([CALLS["status"] | RAW]) + wire.frame(status)
-        seeds["status-fd"] = bytes([CALLS["status"] | 1 << FDS_SHIFT]) + status + \
-            wire.field_varint(4, 1)
-        seeds["id-zero-error"] = bytes([CALLS["matrix"]]) + wire.field_varint(2, 1) + \
-            wire.field_bytes(3, b"request of 3 bytes is not a valid p2pbroker.v1.Request")
-        return seeds
-    finally:
-        s.close()
-        proc.terminate()
-        proc.wait()
+            seeds[name] = d.ask(call, req)
+    # The same status reply as a raw stream (framing included), and one that
+    # announces a descriptor which the fake daemon passes.
+    status = seeds["status"][1:]
+    seeds["status-raw"] = bytes([CALLS["status"] | RAW]) + wire.frame(status)
+    seeds["status-fd"] = bytes([CALLS["status"] | 1 << FDS_SHIFT]) + status + \
+        wire.field_varint(4, 1)
+    seeds["id-zero-error"] = bytes([CALLS["matrix"]]) + wire.field_varint(2, 1) + \
+        wire.field_bytes(3, b"request of 3 bytes is not a valid p2pbroker.v1.Request")
+    return seeds
 
 
 # --- config space -----------------------------------------------------------------------
@@ -256,11 +287,13 @@ def main():
     tmp = tempfile.mkdtemp(prefix="p2pb-corpus-", dir="/dev/shm" if os.access(
         "/dev/shm", os.W_OK) else None)
     try:
-        roots = [fixture(n, tmp) for n in ("dualsocket", "damaged", "qemu", "workstation")]
+        names = ("damaged", "dualsocket", "workstation", "qemu", "acsredir")
+        roots = {n: fixture(n, tmp) for n in names}
         out = {
-            "fuzz_request": request_seeds(roots[0], roots[1]),
-            "fuzz_reply": reply_seeds(args.daemon, roots[2], roots[1], tmp),
-            "fuzz_config": config_seeds([roots[1], roots[0], roots[3], roots[2]]),
+            "fuzz_request": request_seeds(roots["dualsocket"], roots["damaged"]),
+            "fuzz_reply": reply_seeds(args.daemon, roots, tmp),
+            # The damaged tree first: its odd shapes are the most wanted seeds.
+            "fuzz_config": config_seeds([roots[n] for n in names]),
         }
         for target, seeds in out.items():
             reset(target)
