@@ -28,8 +28,9 @@ ln -sf /proc/self/fd/0 /dev/stdin
 ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
 
-top= test= topology= out=
-for arg in $(cat /proc/cmdline); do
+top='' test='' topology='' out=
+read -r cmdline </proc/cmdline
+for arg in $cmdline; do
 	case $arg in
 	p2pb.top=*) top=${arg#p2pb.top=} ;;
 	p2pb.test=*) test=${arg#p2pb.test=} ;;
@@ -37,10 +38,12 @@ for arg in $(cat /proc/cmdline); do
 	p2pb.out=*) out=${arg#p2pb.out=} ;;
 	esac
 done
-[ -n "$top" ] && [ -n "$test" ] || fail "p2pb.top= and p2pb.test= missing from the kernel command line"
+if [ -z "$top" ] || [ -z "$test" ]; then
+	fail "p2pb.top= and p2pb.test= missing from the kernel command line"
+fi
 
 mkdir -p /host
-mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /host || fail "cannot mount the host root (9p tag hostroot)"
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 hostroot /host || fail "cannot mount the host root (9p tag hostroot)"
 # The host's /proc, /sys and /dev show through 9p: cover them with the guest's own.
 for d in proc sys dev; do
 	mount -o bind /$d /host/$d || fail "cannot bind /$d into /host"

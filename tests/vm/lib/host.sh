@@ -1,5 +1,8 @@
+# shellcheck shell=bash
 # host.sh - the host side of the VM test runner: finding a kernel, building the initramfs,
-# turning a topology file into QEMU arguments and booting one guest test. Sourced by run.sh.
+# turning a topology file into QEMU arguments and booting one guest test. Sourced by run.sh,
+# which sets $top, the repository's real path.
+# shellcheck disable=SC2154
 
 VM_DEFAULT_TOPOLOGY=switch2+rp1
 VM_DISK_SIZE=64M

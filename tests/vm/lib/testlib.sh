@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # testlib.sh - helpers for VM test scripts, sourced in the guest and on the host.
 # Gives: P2PB_TOP, P2PB_BUILD, VM_OUT (dir shared with the host), VM_TOPOLOGY, VM_WORK (scratch dir,
 # removed on exit), and functions below. A test fails by exiting non-zero (vm_fail), skips with 77.
@@ -48,7 +49,7 @@ vm_need_bin() {
 # vm_daemon_start [ROOT]: starts p2pbrokerd on ROOT (default: the real system) with a private socket
 # and waits until it answers `p2pctl status`. Sets VM_SOCKET; exported as P2PBROKER_SOCKET.
 vm_daemon_start() {
-	local root=${1:-} i
+	local root=${1:-} _
 	local -a args=(--foreground --socket "$VM_WORK/p2pb.sock")
 	[ -n "$root" ] && args+=(--root "$root")
 	vm_need_bin p2pbrokerd p2pctl
@@ -56,7 +57,7 @@ vm_daemon_start() {
 	export P2PBROKER_SOCKET=$VM_SOCKET
 	"$P2PB_BUILD/p2pbrokerd" "${args[@]}" >"$VM_WORK/daemon.log" 2>&1 &
 	VM_DAEMON_PID=$!
-	for i in $(seq 1 300); do
+	for _ in $(seq 1 300); do
 		if [ -S "$VM_SOCKET" ] && "$P2PB_BUILD/p2pctl" status >/dev/null 2>&1; then
 			return 0
 		fi

@@ -7,7 +7,8 @@
 # vm-topology: switch2+rp1 twoswitch amdzen
 
 vm_guest() {
-	local root=$VM_WORK/root d
+	local root=$VM_WORK/root p c
+	local -a drives
 	vm_log "capturing /sys"
 	"$P2PB_TOP/scripts/capture-sysfs.sh" "$root" || vm_fail "capture-sysfs.sh failed"
 	# one file through the share: 9p writes of many small files are slow under emulation
@@ -16,8 +17,11 @@ vm_guest() {
 	lspci -vvv -n >"$VM_OUT/lspci-vvvn.txt"
 	vm_log "the daemon's answers on /sys"
 	vm_daemon_start
-	for d in $(vm_nvme_bdfs); do
-		printf '%s %s\n' $(vm_nvme_bdfs | sed "s/^/$d /")
+	mapfile -t drives < <(vm_nvme_bdfs)
+	for p in "${drives[@]}"; do
+		for c in "${drives[@]}"; do
+			echo "$p $c"
+		done
 	done >"$VM_OUT/pairs.txt"
 	mkdir -p "$VM_OUT/guest"
 	vmcheck answers "$VM_OUT/pairs.txt" "$VM_OUT/guest" || vm_fail "cannot save the daemon's answers"
