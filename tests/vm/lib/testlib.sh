@@ -12,9 +12,12 @@ VM_DAEMON_PID=
 VM_SOCKET=
 export P2PB_TOP P2PB_BUILD VM_OUT VM_TOPOLOGY VM_WORK
 
+# At exit: a daemon that crashed or did not stop cleanly fails the test too.
 vm_cleanup() {
-	vm_daemon_stop
+	local rc=$?
+	vm_daemon_stop || [ $rc -ne 0 ] || rc=1
 	rm -rf "$VM_WORK"
+	exit $rc
 }
 trap vm_cleanup EXIT
 
@@ -72,11 +75,19 @@ vm_daemon_start() {
 	vm_fail "p2pbrokerd did not answer within 30 s (root: ${root:-/})"
 }
 
+# vm_daemon_stop: SIGTERM and wait; non-zero (with the daemon's log) if it did not exit with 0.
 vm_daemon_stop() {
-	[ -n "$VM_DAEMON_PID" ] || return 0
-	kill "$VM_DAEMON_PID" 2>/dev/null
-	wait "$VM_DAEMON_PID" 2>/dev/null
+	local pid=$VM_DAEMON_PID rc
+	[ -n "$pid" ] || return 0
 	VM_DAEMON_PID=
+	kill "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		echo "FAIL: p2pbrokerd exited with status $rc; its log:" >&2
+		cat "$VM_WORK/daemon.log" >&2
+		return 1
+	fi
 }
 
 # p2pctl ARGS...: the built CLI on the test's daemon.
