@@ -532,7 +532,10 @@ convert_matrix(struct p2pb_client *c, const P2pbroker__V1__MatrixReply *w,
 	}
 	for (size_t i = 0; i < cells; i++)
 		m->verdict[i] = (uint8_t)w->verdict[i];
-	memcpy(m->distance, w->distance, cells * sizeof(*m->distance));
+	/* An empty matrix (no endpoints) arrives with NULL arrays, which
+	 * memcpy() must not be given even for zero bytes. */
+	if (cells)
+		memcpy(m->distance, w->distance, cells * sizeof(*m->distance));
 	m->n = n;
 	return 0;
 }

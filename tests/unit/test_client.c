@@ -904,6 +904,37 @@ test_inconsistent_matrix(void **state)
 	fake_stop(&f);
 }
 
+/* A topology without endpoints: the daemon sends an empty matrix, whose
+ * arrays arrive as NULL (found by fuzz/fuzz_reply.c). */
+static void
+serve_empty_matrix(struct fake *f, int conn, const Request *req)
+{
+	P2pbroker__V1__MatrixReply m = P2PBROKER__V1__MATRIX_REPLY__INIT;
+	Reply rep;
+
+	init_reply(&rep, req);
+	rep.body_case = P2PBROKER__V1__REPLY__BODY_MATRIX;
+	rep.matrix = &m;
+	send_reply(conn, &rep, NULL, 0);
+}
+
+static void
+test_empty_matrix(void **state)
+{
+	struct fake f;
+	struct p2pb_client *c;
+	struct p2pb_matrix_info *m = NULL;
+
+	fake_start(&f, serve_empty_matrix);
+	c = connect_to(&f);
+	assert_int_equal(p2pb_get_matrix(c, &m), 0);
+	assert_non_null(m);
+	assert_int_equal(m->n, 0);
+	p2pb_matrix_info_free(m);
+	p2pb_disconnect(c);
+	fake_stop(&f);
+}
+
 /* ---- connecting ------------------------------------------------------------ */
 
 static void
@@ -1013,6 +1044,7 @@ main(void)
 		cmocka_unit_test(test_daemon_error),
 		cmocka_unit_test(test_path_providers_matrix_rescan),
 		cmocka_unit_test(test_inconsistent_matrix),
+		cmocka_unit_test(test_empty_matrix),
 		cmocka_unit_test(test_connect_paths),
 		cmocka_unit_test(test_address_parse_format),
 	};
