@@ -195,6 +195,8 @@ p2pb_take_fds(struct p2pb_client *c, int *fds, size_t max)
 	if (!c || (!fds && max))
 		return -EINVAL;
 	n = c->n_fds < max ? c->n_fds : max;
+	if (n == 0)
+		return 0; /* fds may be NULL: memcpy() must not see it */
 	memcpy(fds, c->fds, n * sizeof(int));
 	memmove(c->fds, c->fds + n, (c->n_fds - n) * sizeof(int));
 	c->n_fds -= n;

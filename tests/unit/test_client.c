@@ -452,6 +452,9 @@ test_fds_received(void **state)
 	c = connect_to(&f);
 	assert_int_equal(p2pb_get_status(c, &s), 0);
 	assert_int_equal(s->generation, 42);
+	/* Taking none (into no array) is allowed and leaves them (found by
+	 * fuzz/fuzz_reply.c: it once passed NULL to memcpy). */
+	assert_int_equal(p2pb_take_fds(c, NULL, 0), 0);
 	/* Both arrive, close-on-exec, and work: the pipe carries bytes. */
 	assert_int_equal(p2pb_take_fds(c, got, 4), 2);
 	assert_int_equal(p2pb_take_fds(c, got + 2, 2), 0);
