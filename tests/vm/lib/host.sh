@@ -141,14 +141,16 @@ vm_run_one() {
 	mapfile -t topoargs < <(vm_topology_args "$topofile" "$rundir")
 	limit=$(vm_header "$test" timeout)
 	limit=${P2PB_VM_TIMEOUT:-${limit:-150}}
-	# A guest that never reached init (e.g. the kernel's early timer check on a loaded host)
-	# is the machine's fault, not the test's: boot once more, and say so.
-	for attempt in 1 2; do
+	# A guest that never reached init is the machine's fault, not the test's (seen: the kernel's
+	# early timer check on a loaded host, and QEMU 7.2 segfaulting during boot): up to three boots,
+	# each failed one said in the log.
+	for attempt in 1 2 3; do
 		vm_boot "$kernel" "$initrd" "$test" "$topo" "$rundir" "$limit" "${topoargs[@]}"
 		rc=$?
 		tr -d '\r' <"$rundir/console.log" >>"$log"
 		grep -q '^p2pb-vm-init: ' "$log" && break
-		[ $attempt = 1 ] && echo "vm: the guest did not reach init; booting again" >>"$log"
+		echo "vm: boot $attempt: the guest did not reach init (qemu exit $rc)" >>"$log"
+		sleep 1
 	done
 	[ "${P2PB_VM_KEEP:-0}" = 1 ] || rm -rf "$rundir/disks"
 
