@@ -150,6 +150,8 @@ vm_run_one() {
 		tr -d '\r' <"$rundir/console.log" >>"$log"
 		grep -q '^p2pb-vm-init: ' "$log" && break
 		echo "vm: boot $attempt: the guest did not reach init (qemu exit $rc)" >>"$log"
+		# a hang before init is not worth another full timeout
+		[ $rc -eq 124 ] || [ $rc -eq 137 ] && break
 		sleep 1
 	done
 	[ "${P2PB_VM_KEEP:-0}" = 1 ] || rm -rf "$rundir/disks"
