@@ -30,9 +30,12 @@ FUZZ_CLIENT_OBJS := $(LIB_SRCS:%.c=$(FUZZ_OUT)/obj/%.o)
 
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-check-cc
 
+# libFuzzer comes with clang's runtime package, which apt only recommends.
 fuzz-check-cc:
-	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { echo "fuzz: $(FUZZ_CC) not found;" \
-		"on Debian: apt-get install clang (libFuzzer comes with it)" >&2; exit 1; }
+	@printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' | \
+	$(FUZZ_CC) -fsanitize=fuzzer -x c -o /dev/null - 2>/dev/null || { \
+		echo "fuzz: $(FUZZ_CC) cannot link libFuzzer programs; on Debian 12:" \
+			"apt-get install clang libclang-rt-14-dev" >&2; exit 1; }
 
 $(FUZZ_PROTO_C) $(FUZZ_PROTO_H): proto/p2pbroker.proto
 	@mkdir -p $(dir $@)

@@ -343,6 +343,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(r == 0 || r == -ENOMEM || p2pb_last_error(c)[0],
 		   "%s failed with %d and no error text", calls[which].name, r);
 
+	/* Asking for none is allowed and takes none. */
+	FUZZ_CHECK(p2pb_take_fds(c, NULL, 0) == 0, "took fds into NULL");
 	int got[P2PB_MAX_FDS_PER_REPLY];
 	int n = p2pb_take_fds(c, got, P2PB_MAX_FDS_PER_REPLY);
 	FUZZ_CHECK(n >= 0 && n <= n_fds, "took %d fds of %d sent", n, n_fds);

@@ -20,14 +20,17 @@ done
 [ $# -gt 0 ] || set -- fuzz_config fuzz_reply fuzz_request
 
 # fuzz_request serves real fixtures: the richest healthy one (nested switches,
-# SR-IOV, two domains, the AMD CPU rule) and the damaged one (every kind of bad
-# sysfs data, so replies carry warnings and half-known devices). Each is built
-# once and rebuilt when its description changes.
-REQUEST_FIXTURES="dualsocket damaged"
+# SR-IOV, two domains, the AMD CPU rule), the damaged one (every kind of bad
+# sysfs data, so replies carry warnings and half-known devices) and an empty
+# tree (no devices: empty lists and matrices). Each is built once and rebuilt
+# when its description changes.
+REQUEST_FIXTURES="dualsocket damaged empty"
 fixture_root() {
 	topo=$top/tests/fixtures/$1.topo
 	root=$out/roots/$1
-	if [ ! -d "$root" ] || [ "$topo" -nt "$root" ]; then
+	if [ "$1" = empty ]; then
+		mkdir -p "$root/sys/bus/pci/devices"
+	elif [ ! -d "$root" ] || [ "$topo" -nt "$root" ]; then
 		rm -rf "$root"
 		python3 "$top/tests/fixtures/mkfixture.py" "$topo" "$root" >/dev/null
 	fi
