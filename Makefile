@@ -76,6 +76,11 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
+# The fuzz targets, linked with fuzz/replay.c instead of libFuzzer: `make check`
+# replays their seed corpora under the gcc sanitizer build (no clang needed).
+REPLAY_SRCS := $(wildcard fuzz/fuzz_*.c)
+REPLAY_BINS := $(REPLAY_SRCS:fuzz/%.c=$(BUILD)/fuzz-replay/%)
+
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
@@ -139,6 +144,12 @@ $(BUILD)/bench/%: bench/%.c $(CORE_LIB)
 	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes $(call pc_cflags,$(DAEMON_PKGS)) -o $@ $< \
 		$(CORE_LIB) $(call pc_libs,$(DAEMON_PKGS)) -lm $(LDFLAGS_ALL)
 
+$(BUILD)/fuzz-replay/%: fuzz/%.c fuzz/replay.c $(wildcard fuzz/*.h) $(CORE_LIB) $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Ifuzz -Itests/unit $(call pc_cflags,$(DAEMON_PKGS) $(CLIENT_PKGS)) \
+		-o $@ $< fuzz/replay.c $(LIB_OBJS) $(CORE_LIB) \
+		$(call pc_libs,$(DAEMON_PKGS) $(CLIENT_PKGS)) -lm $(LDFLAGS_ALL)
+
 $(BUILD)/tests/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -o $@ $< $(LDFLAGS_ALL)
@@ -146,7 +157,8 @@ $(BUILD)/tests/tools/%: tests/tools/%.c
 # --- tests ---------------------------------------------------------------
 
 check:
-	$(MAKE) SAN=1 all $(addprefix build/san/tests/unit/,$(notdir $(UNIT_BINS)))
+	$(MAKE) SAN=1 all $(addprefix build/san/tests/unit/,$(notdir $(UNIT_BINS))) \
+		$(addprefix build/san/fuzz-replay/,$(notdir $(REPLAY_BINS)))
 	$(MAKE) all
 	tests/run-all.sh
 
@@ -155,7 +167,7 @@ unit-check:
 	tests/run-all.sh unit
 
 system-check: all
-	$(MAKE) SAN=1 all
+	$(MAKE) SAN=1 all $(addprefix build/san/fuzz-replay/,$(notdir $(REPLAY_BINS)))
 	tests/run-all.sh system
 
 vm-check: all

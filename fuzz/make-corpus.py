@@ -105,6 +105,12 @@ def request_seeds(root, damaged):
         "path-fn-out-of-range": wire.request(
             6, wire.PATH, path_body(providers[0], None) + wire.field_bytes(
                 2, wire.bdf(0, 1, 0, 9))),
+        "path-dev-out-of-range": wire.request(
+            13, wire.PATH, path_body(providers[0], None) + wire.field_bytes(
+                2, wire.bdf(0, 1, 32, 0))),
+        "path-bus-out-of-range": wire.request(
+            14, wire.PATH, path_body(providers[0], None) + wire.field_bytes(
+                2, wire.bdf(0, 256, 0, 0))),
         "path-unknown-device": wire.request(
             7, wire.PATH, path_body(providers[0], None) + wire.field_bytes(
                 2, wire.bdf(0x77, 0xee, 0x1f, 7))),
