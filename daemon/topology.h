@@ -187,5 +187,6 @@ int p2pb_bdf_cmp(struct p2pb_bdf a, struct p2pb_bdf b);
 /* Kernel's pci_upstream_bridge(): the PF's parent for a VF, NONE on a root bus. */
 int p2pb_upstream_bridge(const struct p2pb_topology *t, int dev);
 
+/* Same vocabulary as libp2pbroker's p2pb_port_type_string() (docs/json.md). */
 const char *p2pb_port_type_name(uint16_t port_type); /* "root-port", ... */
 bool p2pb_dev_is_bridge(const struct p2pb_dev *d);

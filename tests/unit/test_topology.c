@@ -555,9 +555,9 @@ test_port_type_names(void **state)
 		{ P2PB_PT_SWITCH_DOWNSTREAM, "switch-downstream" },
 		{ P2PB_PT_PCIE_TO_PCI, "pcie-to-pci-bridge" },
 		{ P2PB_PT_PCI_TO_PCIE, "pci-to-pcie-bridge" },
-		{ P2PB_PT_RC_INTEGRATED, "rc-integrated-endpoint" },
+		{ P2PB_PT_RC_INTEGRATED, "rc-integrated" },
 		{ P2PB_PT_RC_EVENT_COLLECTOR, "rc-event-collector" },
-		{ P2PB_PT_CONVENTIONAL, "pci" },
+		{ P2PB_PT_CONVENTIONAL, "conventional-pci" },
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
