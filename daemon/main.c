@@ -173,7 +173,9 @@ run_check(const char *root)
 	struct p2pb_topology *t = NULL;
 	int r = p2pb_scan(root, &t);
 	if (r < 0) {
-		log_errno(LOG_ERR, r, "cannot scan %s", root ? root : "/");
+		/* ENOENT: no sys/bus/pci/devices under the root (a mistyped --root). */
+		log_errno(LOG_ERR, r, "cannot scan %s%s", root ? root : "/",
+			  r == -ENOENT ? " (no sys/bus/pci/devices there)" : "");
 		return EXIT_FAILURE_RUN;
 	}
 	size_t providers = 0;
