@@ -81,6 +81,7 @@ p2pb_get_status(struct p2pb_client *c, struct p2pb_status_info **ret)
 		.cpu_vendor = s->cpu_vendor,
 		.cpu_family = s->cpu_family,
 		.n_clients = s->n_clients,
+		.scanning = s->scanning,
 	};
 	*ret = &b->pub;
 	return 0;

@@ -92,6 +92,7 @@ struct p2pb_status_info {
 	const char *cpu_vendor; /* e.g. "AuthenticAMD", "" when unknown */
 	uint32_t cpu_family;
 	uint32_t n_clients; /* clients connected to the daemon */
+	bool scanning;	    /* a rescan is running; answers come from `generation` */
 };
 
 int p2pb_get_status(struct p2pb_client *c, struct p2pb_status_info **ret);

@@ -22,6 +22,7 @@ status_json(const struct p2pctl *ctl, const struct p2pb_status_info *s)
 	json_object_object_add(o, "clients", json_object_new_int64(s->n_clients));
 	json_object_object_add(o, "uptime_usec", json_object_new_uint64(s->uptime_usec));
 	json_object_object_add(o, "last_scan_usec", json_object_new_uint64(s->last_scan_usec));
+	json_object_object_add(o, "scanning", json_object_new_boolean(s->scanning));
 	json_object_object_add(cpu, "known", json_object_new_boolean(s->cpu_known));
 	json_object_object_add(cpu, "vendor", p2pctl_json_string_or_null(s->cpu_vendor));
 	json_object_object_add(cpu, "family", p2pctl_json_int_or_null(s->cpu_family, s->cpu_known));
@@ -64,7 +65,8 @@ status_text(const struct p2pctl *ctl, const struct p2pb_status_info *s)
 	       plural(s->n_switches, "es"), s->n_hostbridges, plural(s->n_hostbridges, "s"));
 	printf("p2pmem:     %u published provider%s\n", s->n_providers,
 	       plural(s->n_providers, "s"));
-	printf("last scan:  %.1f ms\n", (double)s->last_scan_usec / 1000.0);
+	printf("last scan:  %.1f ms%s\n", (double)s->last_scan_usec / 1000.0,
+	       s->scanning ? " (a rescan is running now)" : "");
 	if (s->cpu_known)
 		printf("cpu:        %s family 0x%x\n", s->cpu_vendor, s->cpu_family);
 	else

@@ -9,6 +9,7 @@
 #include "context.h"
 #include "handlers.h"
 #include "log.h"
+#include "rescan.h"
 #include "server.h"
 #include "topology.h"
 #include "verdict.h"
@@ -147,6 +148,7 @@ handle_status(struct p2pb_context *ctx, struct p2pb_conn *conn, const Request *r
 	s->uptime_usec = p2pb_now_usec() - ctx->start_usec;
 	s->last_scan_usec = ctx->last_scan_usec;
 	s->n_clients = (uint32_t)p2pb_server_n_clients(ctx->server);
+	s->scanning = ctx->rescan && p2pb_rescan_running(ctx->rescan);
 	if (t) {
 		s->n_devices = (uint32_t)t->n_devs;
 		s->n_switches = (uint32_t)t->n_switches;

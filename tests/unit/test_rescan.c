@@ -161,6 +161,16 @@ expect_rescan_ok(struct fixture *f, int client, uint64_t id, uint64_t generation
 }
 
 static void
+expect_status_scanning(struct fixture *f, int client, uint64_t id, bool scanning)
+{
+	P2pbroker__V1__Reply *r = recv_reply(f, client, id);
+	assert_int_equal(r->status, ST(OK));
+	assert_non_null(r->status_reply);
+	assert_int_equal(r->status_reply->scanning, scanning);
+	p2pbroker__v1__reply__free_unpacked(r, NULL);
+}
+
+static void
 expect_status(struct fixture *f, int client, uint64_t id, uint64_t generation, unsigned n_devices)
 {
 	P2pbroker__V1__Reply *r = recv_reply(f, client, id);
@@ -191,12 +201,16 @@ test_requests_served_while_scanning(void **state)
 	p2pbroker__v1__reply__free_unpacked(r, NULL);
 	assert_no_reply_yet(f, 0);
 	assert_true(p2pb_rescan_running(f->ctx->rescan));
+	send_req(f, 1, 15, BODY(STATUS));
+	expect_status_scanning(f, 1, 15, true);
 
 	sem_post(&gate.release);
 	expect_rescan_ok(f, 0, 1, 2, 3);
 	expect_status(f, 0, 2, 2, 3);
 	send_req(f, 1, 14, BODY(STATUS));
 	expect_status(f, 1, 14, 2, 3);
+	send_req(f, 1, 16, BODY(STATUS));
+	expect_status_scanning(f, 1, 16, false);
 	assert_int_equal(f->ctx->generation, 2);
 	assert_int_equal(atomic_load(&gate.calls), 1);
 }
