@@ -746,6 +746,45 @@ p2pb_deferred_free(struct p2pb_deferred *d)
 
 /* --- listeners ------------------------------------------------------------ */
 
+static size_t
+conns_of_uid(const struct p2pb_server *s, uid_t uid)
+{
+	size_t n = 0;
+	for (const struct p2pb_conn *c = s->conns; c; c = c->next)
+		n += c->cred.uid == uid;
+	return n;
+}
+
+/* The connection limits for a new client of uid, before it costs anything. */
+static bool
+admit_uid(const struct p2pb_server *s, uid_t uid, pid_t pid)
+{
+	size_t limit = P2PB_MAX_CLIENTS + (uid == 0 ? P2PB_ROOT_RESERVED_CLIENTS : 0);
+	if (s->n_conns >= limit) {
+		log_warning("refusing a client (pid %d uid %u): %zu clients already connected",
+			    (int)pid, (unsigned)uid, s->n_conns);
+		return false;
+	}
+	if (uid != 0 && conns_of_uid(s, uid) >= P2PB_MAX_CLIENTS_PER_UID) {
+		log_warning("refusing a client (pid %d uid %u): uid %u already has %d connections",
+			    (int)pid, (unsigned)uid, (unsigned)uid, P2PB_MAX_CLIENTS_PER_UID);
+		return false;
+	}
+	return true;
+}
+
+static bool
+admit_client(const struct p2pb_server *s, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		log_errno(LOG_WARNING, errno, "refusing a client: cannot read its credentials");
+		return false;
+	}
+	return admit_uid(s, cred.uid, cred.pid);
+}
+
 static void
 listener_on_accept(evutil_socket_t fd, short what, void *arg)
 {
@@ -763,8 +802,7 @@ listener_on_accept(evutil_socket_t fd, short what, void *arg)
 		}
 		return;
 	}
-	if (s->n_conns >= P2PB_MAX_CLIENTS) {
-		log_warning("refusing a client: %d clients already connected", P2PB_MAX_CLIENTS);
+	if (!admit_client(s, cfd)) {
 		close(cfd);
 		return;
 	}

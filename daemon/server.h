@@ -17,6 +17,10 @@ struct p2pb_deferred;
 
 /* Per-connection limits; see docs/protocol.md. */
 #define P2PB_MAX_CLIENTS 256
+/* One user cannot take every slot; root has a few beyond P2PB_MAX_CLIENTS so
+ * that an administrator can always connect. */
+#define P2PB_MAX_CLIENTS_PER_UID   64
+#define P2PB_ROOT_RESERVED_CLIENTS 8
 /* A client that leaves more than this many reply bytes unread is dropped. */
 #define P2PB_CONN_MAX_QUEUED_BYTES (64u * 1024u * 1024u)
 /* Requests whose replies are not yet fully written: beyond this the server

@@ -597,6 +597,52 @@ test_deferred_free_closes_connection(void **state)
 	assert_int_equal(f->calls, 2);
 }
 
+/* --- connection limits ---------------------------------------------------- */
+
+/* Every connection of f's server (the fixture's own one included) as uid. */
+static void
+set_all_uids(struct fixture *f, uid_t uid)
+{
+	for (struct p2pb_conn *c = f->server->conns; c; c = c->next)
+		c->cred.uid = uid;
+}
+
+static void
+test_client_limits(void **state)
+{
+	struct fixture *f = *state;
+	int fds[P2PB_MAX_CLIENTS + P2PB_ROOT_RESERVED_CLIENTS];
+	size_t n = 0;
+
+	/* One user fills its share; others, and root, still get in. */
+	while (f->server->n_conns < P2PB_MAX_CLIENTS_PER_UID)
+		fds[n++] = add_client(f);
+	set_all_uids(f, 1000);
+	assert_false(admit_uid(f->server, 1000, 1));
+	assert_true(admit_uid(f->server, 1001, 1));
+	assert_true(admit_uid(f->server, 0, 1));
+
+	/* All slots taken by many users: only root's reserve is left. */
+	while (f->server->n_conns < P2PB_MAX_CLIENTS)
+		fds[n++] = add_client(f);
+	uid_t uid = 2000;
+	size_t k = 0;
+	for (struct p2pb_conn *c = f->server->conns; c; c = c->next, k++)
+		c->cred.uid = uid + k / 32;
+	assert_false(admit_uid(f->server, 3000, 1));
+	assert_true(admit_uid(f->server, 0, 1));
+	while (f->server->n_conns < P2PB_MAX_CLIENTS + P2PB_ROOT_RESERVED_CLIENTS)
+		fds[n++] = add_client(f);
+	assert_false(admit_uid(f->server, 0, 1));
+
+	/* A slot comes back when a client leaves. */
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+	while (f->server->n_conns > 1)
+		event_base_loop(f->base, EVLOOP_ONCE);
+	assert_true(admit_uid(f->server, 3000, 1));
+}
+
 /* --- binding a path ------------------------------------------------------- */
 
 static void
@@ -666,6 +712,7 @@ main(void)
 	p2pb_log_init(false, LOG_WARNING);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_status_roundtrip_echoes_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_credentials_are_recorded, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_oversized_request_refused_without_reading,
