@@ -62,8 +62,11 @@ note_va(struct scan *s, uint32_t bit, const char *fmt, va_list ap)
 	if (s->cur == P2PB_NONE) {
 		r = p2pb_topology_warn(s->t, P2PB_NONE, "%s", msg);
 	} else {
+		/* The warning is attached to the device: whoever shows it names the
+		 * device (log prefix, journal field, JSON "device"), so the text
+		 * does not repeat it. */
 		cur_dev(s)->warnings |= bit;
-		r = p2pb_topology_warn(s->t, s->cur, "%s: %s", s->name, msg);
+		r = p2pb_topology_warn(s->t, s->cur, "%s", msg);
 	}
 	if (r < 0 && s->r == 0)
 		s->r = r;

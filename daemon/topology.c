@@ -318,12 +318,9 @@ sort_devs(struct p2pb_topology *t)
 	t->n_devs = kept;
 	r = 0;
 	for (size_t i = 1; i < n && r == 0; i++) {
-		char a[P2PB_BDF_STRLEN];
-
 		if (p2pb_bdf_cmp(ents[i - 1].bdf, ents[i].bdf) == 0)
 			r = p2pb_topology_warn(t, map[ents[i].old],
-					       "%s: listed more than once; the first entry is kept",
-					       p2pb_bdf_format(ents[i].bdf, a));
+					       "listed more than once; the first entry is kept");
 	}
 out:
 	free(devs);
@@ -348,7 +345,7 @@ reset_links(struct p2pb_topology *t)
 static int
 resolve_links(struct p2pb_topology *t)
 {
-	char a[P2PB_BDF_STRLEN], b[P2PB_BDF_STRLEN];
+	char b[P2PB_BDF_STRLEN];
 	int r;
 
 	for (size_t i = 0; i < t->n_devs; i++) {
@@ -361,9 +358,8 @@ resolve_links(struct p2pb_topology *t)
 				d->physfn = j;
 			} else {
 				r = warn_dev(t, (int)i, P2PB_DW_PARENT_UNKNOWN,
-					     "%s: physfn %s is not a scanned device; treating the "
+					     "physfn %s is not a scanned device; treating the "
 					     "function as its own PF",
-					     p2pb_bdf_format(d->bdf, a),
 					     p2pb_bdf_format(d->physfn_bdf, b));
 				if (r < 0)
 					return r;
@@ -377,10 +373,10 @@ resolve_links(struct p2pb_topology *t)
 			continue;
 		}
 		r = warn_dev(t, (int)i, P2PB_DW_PARENT_UNKNOWN,
-			     "%s: sysfs parent %s is not a scanned device; treating the function "
+			     "sysfs parent %s is not a scanned device; treating the function "
 			     "as on root bus %04x:%02x",
-			     p2pb_bdf_format(d->bdf, a), p2pb_bdf_format(d->parent_bdf, b),
-			     (unsigned)d->bdf.domain, d->bdf.bus);
+			     p2pb_bdf_format(d->parent_bdf, b), (unsigned)d->bdf.domain,
+			     d->bdf.bus);
 		if (r < 0)
 			return r;
 	}
@@ -394,7 +390,7 @@ static int
 break_loops(struct p2pb_topology *t)
 {
 	enum { WHITE, GREY, BLACK };
-	char a[P2PB_BDF_STRLEN], b[P2PB_BDF_STRLEN];
+	char b[P2PB_BDF_STRLEN];
 	unsigned char *colour = calloc(t->n_devs ? t->n_devs : 1, 1);
 	int r = 0;
 
@@ -411,9 +407,8 @@ break_loops(struct p2pb_topology *t)
 				break;
 			if (colour[p] == GREY) {
 				r = warn_dev(t, j, P2PB_DW_PARENT_UNKNOWN,
-					     "%s: parent chain loops back through %s; treating "
+					     "parent chain loops back through %s; treating "
 					     "the function as on root bus %04x:%02x",
-					     p2pb_bdf_format(t->devs[j].bdf, a),
 					     p2pb_bdf_format(t->devs[p].bdf, b),
 					     (unsigned)t->devs[j].bdf.domain, t->devs[j].bdf.bus);
 				t->devs[j].parent = P2PB_NONE;
@@ -601,40 +596,38 @@ static int
 check_bus_numbers(struct p2pb_topology *t, int c, int p)
 {
 	const struct p2pb_dev *d = &t->devs[c], *b = &t->devs[p];
-	char a[P2PB_BDF_STRLEN], pb[P2PB_BDF_STRLEN];
+	char pb[P2PB_BDF_STRLEN];
 	unsigned sec = b->secondary_bus, sub = b->subordinate_bus;
 
-	p2pb_bdf_format(d->bdf, a);
 	p2pb_bdf_format(b->bdf, pb);
 	if (d->bdf.domain != b->bdf.domain)
 		return warn_dev(t, c, P2PB_DW_BUS_MISMATCH,
-				"%s: in a different domain from its parent bridge %s", a, pb);
+				"in a different domain from its parent bridge %s", pb);
 	if (d->bdf.bus < sec || d->bdf.bus > sub)
 		return warn_dev(t, c, P2PB_DW_BUS_MISMATCH,
-				"%s: bus %02x is outside the bus window %02x..%02x of its parent "
+				"bus %02x is outside the bus window %02x..%02x of its parent "
 				"bridge %s",
-				a, d->bdf.bus, sec, sub, pb);
+				d->bdf.bus, sec, sub, pb);
 	/* VFs may sit on later buses of the window; everything else is on the
 	 * secondary bus itself. */
 	if (d->bdf.bus != sec && !d->is_virtfn)
-		return warn_dev(
-			t, c, P2PB_DW_BUS_MISMATCH,
-			"%s: bus %02x is not the secondary bus %02x of its parent bridge %s", a,
-			d->bdf.bus, sec, pb);
+		return warn_dev(t, c, P2PB_DW_BUS_MISMATCH,
+				"bus %02x is not the secondary bus %02x of its parent bridge %s",
+				d->bdf.bus, sec, pb);
 	if (p2pb_dev_is_bridge(d) && !(d->warnings & P2PB_DW_CONFIG_MISSING) &&
 	    (d->secondary_bus <= d->bdf.bus || d->secondary_bus < sec || d->subordinate_bus > sub ||
 	     d->subordinate_bus < d->secondary_bus))
 		return warn_dev(t, c, P2PB_DW_BUS_MISMATCH,
-				"%s: bridge bus window %02x..%02x does not nest inside the window "
+				"bridge bus window %02x..%02x does not nest inside the window "
 				"%02x..%02x of its parent bridge %s",
-				a, d->secondary_bus, d->subordinate_bus, sec, sub, pb);
+				d->secondary_bus, d->subordinate_bus, sec, sub, pb);
 	return 0;
 }
 
 static int
 check_consistency(struct p2pb_topology *t)
 {
-	char a[P2PB_BDF_STRLEN], b[P2PB_BDF_STRLEN];
+	char b[P2PB_BDF_STRLEN];
 	int r = 0;
 
 	for (size_t i = 0; i < t->n_devs && r == 0; i++) {
@@ -648,8 +641,7 @@ check_consistency(struct p2pb_topology *t)
 			if (t->devs[p].warnings & P2PB_DW_CONFIG_MISSING)
 				continue;
 			r = warn_dev(t, (int)i, P2PB_DW_BUS_MISMATCH,
-				     "%s: sysfs parent %s is not a bridge (header type %u)",
-				     p2pb_bdf_format(t->devs[i].bdf, a),
+				     "sysfs parent %s is not a bridge (header type %u)",
 				     p2pb_bdf_format(t->devs[p].bdf, b), t->devs[p].header_type);
 			continue;
 		}

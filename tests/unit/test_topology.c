@@ -57,16 +57,22 @@ dev(struct p2pb_topology *t, const char *s)
 	return &t->devs[idx(t, s)];
 }
 
-/* The warning mentioning both strings, or fail. */
+/* The warning attached to device bdf whose text contains text, or fail.
+ * (Warnings name their device by attachment, not in the text.) */
 static const struct p2pb_warning *
-find_warning(const struct p2pb_topology *t, const char *a, const char *b)
+find_warning(const struct p2pb_topology *t, const char *bdf, const char *text)
 {
-	for (size_t i = 0; i < t->n_warnings; i++)
-		if (strstr(t->warnings[i].message, a) && (!b || strstr(t->warnings[i].message, b)))
-			return &t->warnings[i];
+	char name[P2PB_BDF_STRLEN];
+
+	for (size_t i = 0; i < t->n_warnings; i++) {
+		const struct p2pb_warning *w = &t->warnings[i];
+		if (w->dev >= 0 && strcmp(p2pb_bdf_format(t->devs[w->dev].bdf, name), bdf) == 0 &&
+		    strstr(w->message, text))
+			return w;
+	}
 	for (size_t i = 0; i < t->n_warnings; i++)
 		print_message("warning: %s\n", t->warnings[i].message);
-	fail_msg("no warning with \"%s\" and \"%s\"", a, b ? b : "");
+	fail_msg("no warning on %s with \"%s\"", bdf, text);
 	return NULL;
 }
 
