@@ -165,6 +165,7 @@ enum {
 	P2PB_DEVICE_WARN_BUS_MISMATCH = 1u << 4,
 	P2PB_DEVICE_WARN_PARENT_UNKNOWN = 1u << 5,
 	P2PB_DEVICE_WARN_P2PMEM_GARBLED = 1u << 6,
+	P2PB_DEVICE_WARN_ACS_UNKNOWN = 1u << 7, /* verdicts through it carry a caution */
 };
 
 struct p2pb_hostbridge_info {

@@ -115,7 +115,7 @@ p2pctl_device_warning_name(unsigned bit)
 {
 	static const char *const names[] = {
 		"config-missing", "config-short",   "cap-loop",	      "sysfs-attr",
-		"bus-mismatch",	  "parent-unknown", "p2pmem-garbled",
+		"bus-mismatch",	  "parent-unknown", "p2pmem-garbled", "acs-unknown",
 	};
 
 	return bit < sizeof(names) / sizeof(names[0]) ? names[bit] : "unknown";

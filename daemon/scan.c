@@ -261,6 +261,10 @@ stage_config(struct scan *s)
 	size_t want;
 
 	snprintf(rel, sizeof(rel), "%s/config", s->name);
+	/* Cleared below once enough of config space is read to know what the
+	 * kernel knows about ACS: all of its cfg_size (the file's size), which
+	 * is 256 or 4096 bytes on a real system. */
+	cur_dev(s)->warnings |= P2PB_DW_ACS_UNKNOWN;
 	if (fstatat(s->devices_fd, rel, &st, 0) < 0) {
 		note_file(s, P2PB_DW_CONFIG_MISSING, "config", "%s; filled from sysfs attributes",
 			  strerror(errno));
@@ -284,6 +288,8 @@ stage_config(struct scan *s)
 			continue;
 		s->cfg_len = len;
 		pci_setup_cache(s->pd, s->cfg, (int)len);
+		if (len == want && (len == 256 || len >= CFG_FULL))
+			cur_dev(s)->warnings &= ~(uint32_t)P2PB_DW_ACS_UNKNOWN;
 		if (len < want)
 			note_file(s, P2PB_DW_CONFIG_SHORT, "config",
 				  "only %zu of %zu bytes readable (not running as root?): "

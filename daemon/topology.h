@@ -46,6 +46,10 @@ enum {
 	P2PB_DW_BUS_MISMATCH = 1u << 4,	  /* bus numbers disagree with the tree */
 	P2PB_DW_PARENT_UNKNOWN = 1u << 5, /* sysfs parent is not a known device */
 	P2PB_DW_P2PMEM_GARBLED = 1u << 6, /* p2pmem/ present but unparsable */
+	/* The kernel may see an ACS capability that could not be read here
+	 * (config missing, truncated, or only partly readable): verdicts on
+	 * paths through this device carry a caution. */
+	P2PB_DW_ACS_UNKNOWN = 1u << 7,
 };
 
 struct p2pb_bdf {

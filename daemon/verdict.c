@@ -598,6 +598,38 @@ explain_acs(struct sbuf *s, const struct p2pb_topology *t, const struct p2pb_ver
 	sbuf_printf(s, ")");
 }
 
+/* Devices whose ACS the kernel checks for this pair (the provider side up to
+ * and including the common device, the client side below it) but whose ACS
+ * could not be read here: the kernel may see a redirect this verdict does not.
+ * Without a common device the kernel's answer does not depend on ACS. */
+static void
+explain_acs_unknown(struct sbuf *s, const struct p2pb_topology *t, const struct p2pb_verdict *v,
+		    int provider, int client)
+{
+	char b[P2PB_BDF_STRLEN];
+	size_t n = 0;
+
+	if (v->common == P2PB_NONE)
+		return;
+	for (int side = 0; side < 2; side++) {
+		int d = side == 0 ? provider : client;
+		for (int steps = 0; d != P2PB_NONE && steps <= (int)t->n_devs; steps++) {
+			if (side == 1 && d == v->common)
+				break;
+			if (t->devs[d].warnings & P2PB_DW_ACS_UNKNOWN)
+				sbuf_printf(s, "%s%s",
+					    n++ ? ", " : " (caution: the ACS control of ",
+					    bdf_str(t, d, b));
+			if (d == v->common)
+				break;
+			d = p2pb_upstream_bridge(t, d);
+		}
+	}
+	if (n)
+		sbuf_printf(s, " could not be read here, see the scan warnings; the kernel may see "
+			       "an ACS redirect this verdict does not)");
+}
+
 static void
 explain_cpu(struct sbuf *s, const struct p2pb_cpu *cpu, bool allows)
 {
@@ -687,6 +719,7 @@ p2pb_verdict_explain(const struct p2pb_topology *t, const struct p2pb_verdict *v
 		explain_acs(&s, t, v);
 	if (v->map == P2PB_MAP_BUS_ADDR) {
 		sbuf_printf(&s, ": %s, distance %d", p2pb_map_type_name(v->map), v->distance);
+		explain_acs_unknown(&s, t, v, provider, client);
 		return (int)s.pos;
 	}
 
@@ -702,5 +735,6 @@ p2pb_verdict_explain(const struct p2pb_topology *t, const struct p2pb_verdict *v
 			    "whitelisted for this pair, and the CPU rule does not apply)");
 	else
 		sbuf_printf(&s, ": %s, distance %d", p2pb_map_type_name(v->map), v->distance);
+	explain_acs_unknown(&s, t, v, provider, client);
 	return (int)s.pos;
 }

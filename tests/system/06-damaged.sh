@@ -36,6 +36,16 @@ assert any((w.get("device") == bdf or bdf == "-") and text in w["message"].lower
 PY
 		n=$((n + 1))
 	done < <(grep -E '^# expect-warning: ' "$topo")
+	# A device whose ACS could not be read makes verdicts through it cautious.
+	if [ "$name" = damaged ]; then
+		ctl --json path 0000:05:00.0 0000:00:02.0 | json 'j["reason"]' >"$T/reason"
+		grep -q "caution: the ACS control of 0000:05:00.0 could not be read" "$T/reason" ||
+			fail "no caution for a path through a device without config: $(cat "$T/reason")"
+		ctl --json path 0000:03:00.0 0000:04:00.0 | json 'j["reason"]' >"$T/reason"
+		grep -q caution "$T/reason" && fail "caution on a healthy path: $(cat "$T/reason")"
+		ctl topology | grep -- '- 0000:05:00.0 ' | grep -q acs-unknown ||
+			fail "p2pctl topology does not flag 0000:05:00.0 acs-unknown"
+	fi
 	stop_daemon || fail "$name: daemon did not exit cleanly"
 done
 [ $n -gt 0 ] || fail "no '# expect-warning:' lines in tests/fixtures/damaged*.topo"

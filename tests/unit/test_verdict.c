@@ -1066,6 +1066,35 @@ test_explain_cases(void **state)
 	p2pb_topology_free(x.t);
 }
 
+/* A device whose ACS could not be read (short config) is named in a caution,
+ * but only when the kernel would look at its ACS for that pair. */
+static void
+test_explain_acs_unknown(void **state)
+{
+	struct topo_a x;
+	char buf[2048];
+
+	topo_a_build(&x, 0x1234);
+	x.t->devs[x.dsp1a].warnings |= P2PB_DW_ACS_UNKNOWN;
+	explain(x.t, x.a, x.b, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "bus-addr, distance 4 (caution: the ACS control of "
+				    "0000:02:00.0 could not be read here"));
+	/* Client side, below the common device, is checked too. */
+	explain(x.t, x.b, x.a, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "caution: the ACS control of 0000:02:00.0"));
+	/* Not on the path of this pair: no caution. */
+	explain(x.t, x.c, x.c2, buf, sizeof(buf));
+	assert_null(strstr(buf, "caution"));
+	/* No common device: the kernel's answer does not depend on ACS. */
+	explain(x.t, x.a, x.d, buf, sizeof(buf));
+	assert_null(strstr(buf, "caution"));
+	/* Two of them, in the kernel's order: provider side first. */
+	x.t->devs[x.b].warnings |= P2PB_DW_ACS_UNKNOWN;
+	explain(x.t, x.a, x.b, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "the ACS control of 0000:02:00.0, 0000:04:00.0 could not"));
+	p2pb_topology_free(x.t);
+}
+
 static void
 test_explain_host_bridges(void **state)
 {
@@ -1226,6 +1255,7 @@ main(void)
 		cmocka_unit_test(test_matrix_agrees),
 		cmocka_unit_test(test_matrix_devices),
 		cmocka_unit_test(test_explain_cases),
+		cmocka_unit_test(test_explain_acs_unknown),
 		cmocka_unit_test(test_explain_host_bridges),
 		cmocka_unit_test(test_explain_truncation),
 		cmocka_unit_test(test_map_type_names),
