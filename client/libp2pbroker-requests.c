@@ -318,6 +318,7 @@ p2pb_path_info_free(struct p2pb_path_info *p)
 	b = container_of(p, struct path_box, pub);
 	free(p->acs_devices);
 	free(p->acs_ctrl);
+	free(p->acs_unknown);
 	reply_free(b->reply);
 	free(b);
 	return NULL;
@@ -354,6 +355,16 @@ convert_path(struct p2pb_client *c, const P2pbroker__V1__PathReply *w, struct p2
 		p->acs_ctrl[i] = (uint16_t)w->acs_ctrl[i];
 	}
 	p->n_acs = w->n_acs_redirect;
+	p->acs_unknown = calloc(w->n_acs_unknown + 1, sizeof(*p->acs_unknown));
+	if (!p->acs_unknown)
+		return -ENOMEM;
+	for (size_t i = 0; i < w->n_acs_unknown; i++) {
+		r = p2pbc_address_from_wire(c, w->acs_unknown[i], "an ACS-unknown device",
+					    &p->acs_unknown[i]);
+		if (r < 0)
+			return r;
+	}
+	p->n_acs_unknown = w->n_acs_unknown;
 	p->cpu_allows = w->cpu_allows;
 	p->host_bridge_whitelisted = w->host_bridge_whitelisted;
 	p->reason = w->reason ? w->reason : "";

@@ -222,6 +222,10 @@ struct p2pb_path_info {
 	bool cpu_allows; /* the CPU rule for traffic through the host bridge */
 	bool host_bridge_whitelisted;
 	const char *reason;
+	/* Devices on the path whose ACS could not be read by the daemon (its
+	 * P2PB_DEVICE_WARN_ACS_UNKNOWN): the kernel may see a redirect there. */
+	struct p2pb_address *acs_unknown;
+	size_t n_acs_unknown;
 };
 
 int p2pb_get_path(struct p2pb_client *c, struct p2pb_address provider, struct p2pb_address client,

@@ -10,6 +10,7 @@ static json_object *
 path_json(const struct p2pb_path_info *p)
 {
 	json_object *o = json_object_new_object(), *acs = json_object_new_array();
+	json_object *unknown = json_object_new_array();
 
 	json_object_object_add(o, "provider", p2pctl_json_address(p->provider));
 	json_object_object_add(o, "client", p2pctl_json_address(p->client));
@@ -27,6 +28,9 @@ path_json(const struct p2pb_path_info *p)
 		json_object_array_add(acs, a);
 	}
 	json_object_object_add(o, "acs", acs);
+	for (size_t i = 0; i < p->n_acs_unknown; i++)
+		json_object_array_add(unknown, p2pctl_json_address(p->acs_unknown[i]));
+	json_object_object_add(o, "acs_unknown", unknown);
 	json_object_object_add(o, "host_bridge_whitelisted",
 			       json_object_new_boolean(p->host_bridge_whitelisted));
 	json_object_object_add(o, "cpu_allows", json_object_new_boolean(p->cpu_allows));
@@ -55,6 +59,10 @@ path_text(const struct p2pb_path_info *p)
 		printf("%s%s [%s]\n", i ? "                " : "ACS redirect:   ",
 		       p2pb_address_format(p->acs_devices[i], a),
 		       p2pctl_acs_bits_string(p->acs_ctrl[i], bits, sizeof(bits)));
+	for (size_t i = 0; i < p->n_acs_unknown; i++)
+		printf("%s%s (could not be read here)\n",
+		       i ? "                " : "ACS unknown:    ",
+		       p2pb_address_format(p->acs_unknown[i], a));
 	printf("host bridge:    %s\n", p->host_bridge_whitelisted
 					       ? "on the kernel's whitelist"
 					       : "not on the kernel's whitelist");

@@ -348,6 +348,19 @@ fill_path(struct p2pb_reply *r, const struct p2pb_topology *t, const struct p2pb
 			m->acs_ctrl[i] = t->devs[v->acs_devs[i]].acs.ctrl;
 		}
 	}
+	int unknown[P2PB_MAX_PATH_ACS];
+	n = p2pb_verdict_acs_unknown(t, v, provider, client, unknown, P2PB_MAX_PATH_ACS);
+	if (n > P2PB_MAX_PATH_ACS)
+		n = P2PB_MAX_PATH_ACS;
+	if (n) {
+		m->acs_unknown = p2pb_reply_alloc(r, n * sizeof(Bdf *));
+		if (!m->acs_unknown)
+			return -ENOMEM;
+		m->n_acs_unknown = n;
+		for (size_t i = 0; i < n; i++)
+			if (!(m->acs_unknown[i] = dev_bdf_msg(r, t, unknown[i])))
+				return -ENOMEM;
+	}
 	m->cpu_allows = v->cpu_allows;
 	m->host_bridge_whitelisted = v->host_bridge_whitelisted;
 	m->reason = explain(r, t, v, provider, client);

@@ -598,36 +598,50 @@ explain_acs(struct sbuf *s, const struct p2pb_topology *t, const struct p2pb_ver
 	sbuf_printf(s, ")");
 }
 
-/* Devices whose ACS the kernel checks for this pair (the provider side up to
- * and including the common device, the client side below it) but whose ACS
- * could not be read here: the kernel may see a redirect this verdict does not.
- * Without a common device the kernel's answer does not depend on ACS. */
-static void
-explain_acs_unknown(struct sbuf *s, const struct p2pb_topology *t, const struct p2pb_verdict *v,
-		    int provider, int client)
+size_t
+p2pb_verdict_acs_unknown(const struct p2pb_topology *t, const struct p2pb_verdict *v, int provider,
+			 int client, int *ret, size_t max)
 {
-	char b[P2PB_BDF_STRLEN];
 	size_t n = 0;
 
-	if (v->common == P2PB_NONE)
-		return;
+	if (v->common == P2PB_NONE || !dev_valid(t, provider) || !dev_valid(t, client))
+		return 0;
 	for (int side = 0; side < 2; side++) {
 		int d = side == 0 ? provider : client;
-		for (int steps = 0; d != P2PB_NONE && steps <= (int)t->n_devs; steps++) {
+		/* Bounded: a damaged parent chain cannot loop us forever. */
+		for (size_t steps = 0; d != P2PB_NONE && steps <= t->n_devs; steps++) {
 			if (side == 1 && d == v->common)
 				break;
-			if (t->devs[d].warnings & P2PB_DW_ACS_UNKNOWN)
-				sbuf_printf(s, "%s%s",
-					    n++ ? ", " : " (caution: the ACS control of ",
-					    bdf_str(t, d, b));
+			if (t->devs[d].warnings & P2PB_DW_ACS_UNKNOWN) {
+				if (n < max)
+					ret[n] = d;
+				n++;
+			}
 			if (d == v->common)
 				break;
 			d = p2pb_upstream_bridge(t, d);
 		}
 	}
-	if (n)
-		sbuf_printf(s, " could not be read here, see the scan warnings; the kernel may see "
-			       "an ACS redirect this verdict does not)");
+	return n;
+}
+
+static void
+explain_acs_unknown(struct sbuf *s, const struct p2pb_topology *t, const struct p2pb_verdict *v,
+		    int provider, int client)
+{
+	char b[P2PB_BDF_STRLEN];
+	int devs[P2PB_MAX_PATH_ACS];
+	size_t n = p2pb_verdict_acs_unknown(t, v, provider, client, devs, P2PB_MAX_PATH_ACS);
+
+	if (n == 0)
+		return;
+	if (n > P2PB_MAX_PATH_ACS)
+		n = P2PB_MAX_PATH_ACS;
+	sbuf_printf(s, " (caution: the ACS control of ");
+	for (size_t i = 0; i < n; i++)
+		sbuf_printf(s, "%s%s", i ? ", " : "", bdf_str(t, devs[i], b));
+	sbuf_printf(s, " could not be read here, see the scan warnings; the kernel may see an "
+		       "ACS redirect this verdict does not)");
 }
 
 static void

@@ -46,6 +46,14 @@ int p2pb_verdict_explain(const struct p2pb_topology *t, const struct p2pb_verdic
 
 const char *p2pb_map_type_name(enum p2pb_map_type m); /* "bus-addr", ... */
 
+/* Devices whose ACS the kernel checks for this pair (provider side up to and
+ * including the common device, client side below it) but whose ACS could not
+ * be read here (P2PB_DW_ACS_UNKNOWN), in the kernel's order. None without a
+ * common device: then the kernel's answer does not depend on ACS. Writes up
+ * to max indices; returns how many there are. */
+size_t p2pb_verdict_acs_unknown(const struct p2pb_topology *t, const struct p2pb_verdict *v,
+				int provider, int client, int *ret, size_t max);
+
 /* Kernel's host-bridge whitelist lookup for one host bridge. */
 bool p2pb_host_bridge_whitelisted(const struct p2pb_topology *t, int hb, bool same_host_bridge);
 

@@ -38,11 +38,16 @@ PY
 	done < <(grep -E '^# expect-warning: ' "$topo")
 	# A device whose ACS could not be read makes verdicts through it cautious.
 	if [ "$name" = damaged ]; then
+		expect_eq "acs_unknown of 05:00.0 -> 00:02.0" \
+			"$(ctl --json path 0000:05:00.0 0000:00:02.0 | json 'j["acs_unknown"]')" \
+			"['0000:05:00.0']"
 		ctl --json path 0000:05:00.0 0000:00:02.0 | json 'j["reason"]' >"$T/reason"
 		grep -q "caution: the ACS control of 0000:05:00.0 could not be read" "$T/reason" ||
 			fail "no caution for a path through a device without config: $(cat "$T/reason")"
 		ctl --json path 0000:03:00.0 0000:04:00.0 | json 'j["reason"]' >"$T/reason"
 		grep -q caution "$T/reason" && fail "caution on a healthy path: $(cat "$T/reason")"
+		expect_eq "acs_unknown of a healthy path" \
+			"$(ctl --json path 0000:03:00.0 0000:04:00.0 | json 'j["acs_unknown"]')" "[]"
 		ctl topology | grep -- '- 0000:05:00.0 ' | grep -q acs-unknown ||
 			fail "p2pctl topology does not flag 0000:05:00.0 acs-unknown"
 	fi

@@ -1092,6 +1092,18 @@ test_explain_acs_unknown(void **state)
 	x.t->devs[x.b].warnings |= P2PB_DW_ACS_UNKNOWN;
 	explain(x.t, x.a, x.b, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "the ACS control of 0000:02:00.0, 0000:04:00.0 could not"));
+	/* The same list, structured, and bounded by max. */
+	struct p2pb_verdict v;
+	int devs[2] = { -1, -1 };
+	verdict_of(x.t, x.a, x.b, &v);
+	assert_int_equal(p2pb_verdict_acs_unknown(x.t, &v, x.a, x.b, devs, 2), 2);
+	assert_int_equal(devs[0], x.dsp1a);
+	assert_int_equal(devs[1], x.b);
+	devs[1] = -1;
+	assert_int_equal(p2pb_verdict_acs_unknown(x.t, &v, x.a, x.b, devs, 1), 2);
+	assert_int_equal(devs[1], -1);
+	verdict_of(x.t, x.a, x.d, &v);
+	assert_int_equal(p2pb_verdict_acs_unknown(x.t, &v, x.a, x.d, devs, 2), 0);
 	p2pb_topology_free(x.t);
 }
 
